@@ -1,0 +1,1 @@
+"""SAE J1772 charge logic: pilot, arbiter of the current limit, faults, sessions."""

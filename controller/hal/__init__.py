@@ -1,0 +1,1 @@
+"""Hardware abstraction: the power board as the controller sees it."""
