@@ -113,3 +113,60 @@ class VirtualClock:
 
     def advance(self, dt: float) -> None:
         self.run_until(self._now + dt)
+
+
+class ScopedClock:
+    """A view of a clock whose timers can all be cancelled at once.
+
+    A controller that "loses power" in a simulation, or restarts inside the daemon, drops its
+    scope so none of its old timers fire into the new instance's world.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._handles: dict[int, TimerHandle] = {}
+        self._ids = itertools.count()
+        self._closed = False
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        key = next(self._ids)
+        handle = self._clock.call_at(when, self._guard(key, callback))
+        return self._track(key, handle)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        return self.call_at(self._clock.now() + max(0.0, delay), callback)
+
+    def close(self) -> None:
+        self._closed = True
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+
+    def _guard(self, key: int, callback: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            self._handles.pop(key, None)
+            if not self._closed:
+                callback()
+
+        return run
+
+    def _track(self, key: int, handle: TimerHandle) -> TimerHandle:
+        if self._closed:
+            handle.cancel()
+        else:
+            self._handles[key] = handle
+        return _ScopedHandle(self._handles, key, handle)
+
+
+class _ScopedHandle:
+    def __init__(self, registry: dict[int, TimerHandle], key: int, inner: TimerHandle) -> None:
+        self._registry = registry
+        self._key = key
+        self._inner = inner
+
+    def cancel(self) -> None:
+        self._registry.pop(self._key, None)
+        self._inner.cancel()

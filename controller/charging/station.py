@@ -23,7 +23,7 @@ from controller.charging.authorization import (
 )
 from controller.charging.dip import DipSetting, decode_dip
 from controller.charging.faults import FaultKind, FaultManager
-from controller.charging.pilot import NO_OFFER_DUTY, STATE_F_DUTY, duty_from_amps
+from controller.charging.pilot import NO_OFFER_DUTY, STATE_F_DUTY, amps_from_duty, duty_from_amps
 from controller.charging.safety import ContactorConditions, contactor_blockers
 from controller.charging.status import ChargerStatus, StatusInputs, led_for, oled_text
 from controller.clock import Clock, TimerHandle
@@ -98,7 +98,8 @@ class StationSnapshot:
     status: ChargerStatus
     pilot: str | None
     duty_pct: float | None
-    offered_a: float
+    offered_a: float  # what the pilot offers the EV now ("PWM amperage"); 0 without an offer
+    limit_a: float  # what the arbiter allows (the minimum of every limit source)
     current_a: float
     voltage_v: float
     power_w: float
@@ -124,6 +125,7 @@ class StationSnapshot:
             "pilot": self.pilot,
             "duty_pct": self.duty_pct,
             "offered_a": self.offered_a,
+            "limit_a": self.limit_a,
             "current_a": self.current_a,
             "voltage_v": self.voltage_v,
             "power_w": self.power_w,
@@ -195,6 +197,7 @@ class Station:
         self._reboot_timer: TimerHandle | None = None
         self._reboot_due = False
         self._interrupted: ActiveSession | None = None
+        self._boot_reason = "power_on"
         self._warnings: set[str] = set()
 
         self.contactor_closed = False
@@ -268,6 +271,7 @@ class Station:
         self._sent.clear()  # the board forgot everything: command it afresh
         self.contactor_closed = False
         self._last_board_wh = None
+        self._boot_reason = hello.boot_reason
         self.dip = decode_dip(hello.dip_sw1, hello.dip_sw2, hello.dip_sw3)
         if self.dip.factory_reset:
             self.factory_reset()
@@ -539,16 +543,9 @@ class Station:
             self.session = interrupted
             self._emit("session_resumed", session_id=interrupted.id)
         else:
-            self.storage.stop_session(interrupted.id, self.clock.now(), self.register_wh, STOP_REBOOT)
-            self._emit(
-                "session_stopped",
-                session_id=interrupted.id,
-                id_tag=interrupted.id_tag,
-                meter_stop_wh=self.register_wh,
-                energy_wh=self.register_wh - interrupted.meter_start_wh,
-                reason=STOP_REBOOT,
-                started_at=interrupted.started_at,
-            )
+            reason = STOP_POWER_LOSS if self._boot_reason == "power_restored" else STOP_REBOOT
+            self._interrupted = interrupted
+            self._close_interrupted(reason)
             self.session = ActiveSession(
                 interrupted.id, interrupted.id_tag, interrupted.started_at,
                 interrupted.meter_start_wh, "recovered", stopped=True,
@@ -806,7 +803,8 @@ class Station:
             status=self.status,
             pilot=self.pilot.value if self.pilot else None,
             duty_pct=self.duty_pct,
-            offered_a=decision.offered_a,
+            offered_a=amps_from_duty(self.duty_pct) if self.duty_pct is not None else 0.0,
+            limit_a=decision.offered_a,
             current_a=round(current, 2),
             voltage_v=round(voltage, 1),
             power_w=round(current * voltage, 1),

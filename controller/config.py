@@ -1,0 +1,115 @@
+"""The daemon's TOML configuration file (docs/configuration.md).
+
+Sections: [daemon], [twin], [identity], [station] (initial station settings by snake_case
+name; values changed later in the portal or the twin are kept in the database and win).
+Unknown sections and keys are refused by name, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from controller.settings import SettingsError, StationSettings
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class DaemonSection:
+    serial: str = ""
+    database: str = "/var/lib/mq200/mq200.db"
+    log_level: str = "info"
+    log_format: str = "json"  # json | text
+
+
+@dataclass
+class TwinSection:
+    mode: str = "embedded"  # embedded | remote
+    listen_host: str = "0.0.0.0"
+    listen_port: int = 8080
+    remote_url: str = ""
+    tokens_file: str = "/var/lib/mq200/tokens.json"
+
+
+@dataclass
+class IdentitySection:
+    serial_number: str = "MQ200-00000001"
+    model: str = "MQ 200"
+    vendor: str = "MQ"
+
+
+@dataclass
+class Config:
+    daemon: DaemonSection = field(default_factory=DaemonSection)
+    twin: TwinSection = field(default_factory=TwinSection)
+    identity: IdentitySection = field(default_factory=IdentitySection)
+    station: StationSettings = field(default_factory=StationSettings)
+
+
+_SECTIONS: dict[str, type] = {
+    "daemon": DaemonSection,
+    "twin": TwinSection,
+    "identity": IdentitySection,
+}
+
+
+def load_config(path: str | Path | None) -> Config:
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p}: not valid TOML: {exc}") from None
+    return parse_config(raw, source=str(p))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> Config:
+    config = Config()
+    for name, body in raw.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        if name == "station":
+            try:
+                config.station = StationSettings().apply(body)
+            except SettingsError as exc:
+                bad = "; ".join(f"station.{k}: {v}" for k, v in exc.errors.items())
+                raise ConfigError(f"{source}: {bad}") from None
+            continue
+        cls = _SECTIONS.get(name)
+        if cls is None:
+            known = ", ".join(sorted([*_SECTIONS, "station"]))
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {known})")
+        setattr(config, name, _section(cls, name, body, source))
+    if config.twin.mode not in ("embedded", "remote"):
+        raise ConfigError(f"{source}: twin.mode must be 'embedded' or 'remote', got {config.twin.mode!r}")
+    if config.twin.mode == "remote" and not config.twin.remote_url:
+        raise ConfigError(f"{source}: twin.remote_url is required when twin.mode = 'remote'")
+    if config.daemon.log_format not in ("json", "text"):
+        raise ConfigError(f"{source}: daemon.log_format must be 'json' or 'text'")
+    if not 1 <= config.twin.listen_port <= 65535:
+        raise ConfigError(f"{source}: twin.listen_port {config.twin.listen_port} is not a port")
+    return config
+
+
+def _section(cls: type, name: str, body: dict[str, Any], source: str) -> Any:
+    allowed = {f.name: f for f in fields(cls)}
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for key, value in body.items():
+        if key not in allowed:
+            raise ConfigError(f"{source}: unknown key {name}.{key} (known: {', '.join(allowed)})")
+        expected = type(getattr(defaults, key))
+        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{source}: {name}.{key} must be a whole number, got {value!r}")
+        if expected is str and not isinstance(value, str):
+            raise ConfigError(f"{source}: {name}.{key} must be text, got {value!r}")
+        values[key] = value
+    return cls(**values)

@@ -1,0 +1,190 @@
+"""The controller daemon: station + board link + twin + web server on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from controller import __version__
+from controller.charging.dip import dip_for_amps
+from controller.charging.station import Station, StationEvent
+from controller.clock import AsyncioClock
+from controller.config import Config
+from controller.hal.messages import BoardCommand
+from controller.hal.serial_link import SerialBoardLink
+from controller.storage import Storage
+from controller.tokens import DeviceTokens, ensure_tokens_file
+from controller.twin_bridge import TwinBridge
+from twin.auth import TokenRegistry
+from twin.auth import load_config as load_tokens
+from twin.device_link import DeviceLink, EmbeddedDeviceLink, RemoteDeviceLink
+from twin.physics.board import BoardConfig
+from twin.pty_board import PtyBoard
+from twin.server import create_app
+from twin.service import TwinService
+from twin.sim_control import sim_routes
+from twin.store import TwinStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    dip_a: int = 32
+    seed: int = 0
+    meter_interval_s: float = 1.0
+
+
+class _LatePort:
+    """BoardPort handed to the station before the serial link exists (one tick at start)."""
+
+    def __init__(self) -> None:
+        self.target: SerialBoardLink | None = None
+
+    def send(self, command: BoardCommand) -> None:
+        if self.target is not None:
+            self.target.send(command)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        serial: str | None = None,
+        sim: SimOptions | None = None,
+        listen: tuple[str, int] | None = None,
+    ) -> None:
+        if sim is None and not (serial or config.daemon.serial):
+            raise ValueError("no serial port: give --serial PATH, set daemon.serial, or use --sim")
+        self.config = config
+        self.serial_path = serial or config.daemon.serial
+        self.sim = sim
+        self.listen = listen or (config.twin.listen_host, config.twin.listen_port)
+        self.clock = AsyncioClock()
+        self.pty: PtyBoard | None = None
+        self.station: Station | None = None
+        self.link: SerialBoardLink | None = None
+        self.service: TwinService | None = None
+        self.device_link: DeviceLink | None = None
+        self.bridge: TwinBridge | None = None
+        self.tokens: DeviceTokens | None = None
+        self.registry: TokenRegistry | None = None
+        self.app: web.Application | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self._stopped = asyncio.Event()
+        self.reboot_requested = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listen[0]}:{self.port}"
+
+    async def start(self) -> None:
+        cfg = self.config
+        db_path = Path(cfg.daemon.database)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        storage = Storage(db_path)
+        device_id = cfg.identity.serial_number
+        self.tokens = ensure_tokens_file(cfg.twin.tokens_file, device_id, cfg.station.time_zone)
+        self.registry = load_tokens(cfg.twin.tokens_file).tokens
+
+        port = _LatePort()
+        self.station = Station(self.clock, port, storage, cfg.station, random.Random())
+        self.station.on_event(self._on_station_event)
+
+        if self.sim is not None:
+            self.pty = PtyBoard(
+                dip=dip_for_amps(self.sim.dip_a),
+                seed=self.sim.seed,
+                config=BoardConfig(meter_interval_s=self.sim.meter_interval_s),
+            )
+            self.pty.start()
+            self.serial_path = self.pty.port_path
+        self.link = SerialBoardLink(
+            self.serial_path, self.clock, self.station.handle_board_event,
+            on_link_error=lambda err: log.error("board link error: %s", err),
+        )
+        self.link.open()
+        port.target = self.link
+
+        self.device_link = await self._make_device_link(device_id, db_path)
+        identity = {"serial": device_id, "firmware": __version__}
+        self.bridge = TwinBridge(self.station, self.device_link, identity)
+        self.bridge.start()
+
+        self.app = self._make_app()
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.listen[0], self.listen[1])
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.listen[1]
+        log.info("mq200 %s up: board on %s, API on %s", __version__, self.serial_path, self.url)
+
+    async def _make_device_link(self, device_id: str, db_path: Path) -> DeviceLink:
+        cfg = self.config
+        assert self.tokens is not None
+        if cfg.twin.mode == "remote":
+            link = RemoteDeviceLink(cfg.twin.remote_url, self.tokens.device_token, self.clock)
+            await link.start()
+            return link
+        store = TwinStore(db_path)
+        self.service = TwinService(store, device_id, self.clock, time_zone=ZoneInfo(cfg.station.time_zone))
+        return EmbeddedDeviceLink(self.service)
+
+    def _make_app(self) -> web.Application:
+        assert self.registry is not None
+        if self.service is not None:
+            app = create_app(self.service, self.registry)
+        else:
+            app = web.Application()
+        if self.pty is not None:
+            sim_routes(app, self.pty, self.registry)
+        app.router.add_get("/healthz", self._health)
+        return app
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        station = self.station
+        body: dict[str, Any] = {"ok": station is not None and station.board_ready}
+        if station is not None:
+            body["status"] = station.snapshot().status.value
+        if self.link is not None:
+            body["link"] = self.link.counters.__dict__
+        return web.json_response(body)
+
+    def _on_station_event(self, event: StationEvent) -> None:
+        if event.kind == "reboot_requested":
+            self.reboot_requested = True
+            log.warning("reboot requested (%s): stopping so the service manager restarts us", event.data)
+            self._stopped.set()
+
+    async def wait(self) -> None:
+        await self._stopped.wait()
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.link is not None:
+            self.link.close()
+        if self.pty is not None:
+            self.pty.stop()
+        close = getattr(self.device_link, "close", None)
+        if callable(close):
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+        if self.station is not None:
+            self.station.storage.close()

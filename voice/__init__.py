@@ -1,0 +1,1 @@
+"""Voice assistant front ends (Alexa, Google Assistant, Siri Shortcuts) for the MQ 200."""

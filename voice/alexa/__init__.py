@@ -1,0 +1,1 @@
+"""Alexa skill endpoint pieces: request verification (handlers come later)."""
