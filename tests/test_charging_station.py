@@ -284,7 +284,7 @@ def test_energy_register_persists_and_never_goes_backwards(tmp_path: object) -> 
     h2.meter(240.0, 0.0, add_wh=0)
     assert h2.station.register_wh == 5000
     rec = h2.storage.sessions()[0]
-    assert rec.stop_reason == "Reboot" and rec.energy_wh == 5000
+    assert rec.stop_reason == "PowerLoss" and rec.energy_wh == 5000
 
 
 def test_settings_refuse_fw_cap_above_dip_and_keep_old_values() -> None:
