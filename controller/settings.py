@@ -52,7 +52,7 @@ class StationSettings:
     # Warning and trip thresholds
     temperature_low_warning_c: float = -30.0
     temperature_high_warning_c: float = 50.0
-    temperature_trip_c: float = 85.0
+    temperature_trip_c: float = 70.0  # internal temperature; derating starts at 45 °C ambient
     voltage_low_warning_v: float = 190.0
     voltage_high_warning_v: float = 254.0
     voltage_low_trip_v: float = 180.0

@@ -324,13 +324,24 @@ def test_reboot_period_waits_for_session_end() -> None:
     assert "reboot_requested" in h.event_kinds()
 
 
-def test_unavailable_shows_yellow_and_pilot_f() -> None:
+def test_unavailable_shows_yellow_and_offers_nothing() -> None:
     h = Harness()
     h.boot()
     h.station.set_available(False)
     snap = h.station.snapshot()
     assert snap.status is S.UNAVAILABLE and snap.led is LedPattern.YELLOW_STEADY
-    assert h.port.duty == 0.0
+    assert h.port.duty == 100.0  # steady +12 V, never -12 V: the EV's departure stays visible
     h.station.set_reserved("ABCD1234")
     h.station.set_available(True)
     assert h.station.snapshot().led is LedPattern.PINK_STEADY
+
+
+def test_latched_fault_still_sees_the_ev_leave() -> None:
+    h = Harness()
+    h.boot()
+    h.start_charging()
+    h.station.handle_board_event(ShortCircuit())
+    assert h.station.faults.latched and h.port.duty == 100.0
+    h.pilot("A")
+    assert h.station.snapshot().session is None
+    assert h.storage.sessions()[0].stop_reason == "EVDisconnected"

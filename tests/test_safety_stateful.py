@@ -133,6 +133,13 @@ class ChargerMachine(RuleBasedStateMachine):
             assert amps_from_duty(duty) <= max(offered, 0) + 0.05
 
     @invariant()
+    def unplugged_means_no_session(self) -> None:
+        st_ = self.h.station
+        if st_.board_ready and st_.pilot is PilotState.A:
+            assert st_.session is None
+            assert not st_.contactor_closed
+
+    @invariant()
     def register_never_decreases(self) -> None:
         reg = self.h.station.register_wh
         assert reg >= self.last_register

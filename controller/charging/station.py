@@ -23,7 +23,7 @@ from controller.charging.authorization import (
 )
 from controller.charging.dip import DipSetting, decode_dip
 from controller.charging.faults import FaultKind, FaultManager
-from controller.charging.pilot import NO_OFFER_DUTY, STATE_F_DUTY, amps_from_duty, duty_from_amps
+from controller.charging.pilot import NO_OFFER_DUTY, amps_from_duty, duty_from_amps
 from controller.charging.safety import ContactorConditions, contactor_blockers
 from controller.charging.status import ChargerStatus, StatusInputs, led_for, oled_text
 from controller.clock import Clock, TimerHandle
@@ -207,6 +207,7 @@ class Station:
         self._snapshot: StationSnapshot | None = None
         self._change_listeners: list[Callable[[StationSnapshot], None]] = []
         self._event_listeners: list[Callable[[StationEvent], None]] = []
+        self._settings_listeners: list[Callable[[StationSettings], None]] = []
         self._evaluating = False
         self._dirty = False
 
@@ -222,6 +223,14 @@ class Station:
 
     def on_event(self, listener: Callable[[StationEvent], None]) -> None:
         self._event_listeners.append(listener)
+
+    def on_settings(self, listener: Callable[[StationSettings], None]) -> None:
+        """Called with the new settings after they were applied (portal, twin, OCPP, reset)."""
+        self._settings_listeners.append(listener)
+
+    def _settings_changed(self) -> None:
+        for listener in list(self._settings_listeners):
+            listener(self.settings)
 
     def snapshot(self) -> StationSnapshot:
         if self._snapshot is None:
@@ -598,6 +607,7 @@ class Station:
         self._apply_firmware_cap()
         if "reboot_period_min" in changes:
             self._arm_reboot_timer()
+        self._settings_changed()
         self._request_evaluation()
         return new
 
@@ -607,6 +617,7 @@ class Station:
         self.settings = StationSettings()
         self.local_list.replace(())
         self._apply_firmware_cap()
+        self._settings_changed()
         self._emit("factory_reset")
 
     def _apply_firmware_cap(self) -> None:
@@ -701,9 +712,8 @@ class Station:
             return
         conditions = self.conditions()
         offering = conditions.authorized and conditions.offered_a > 0 and not conditions.fault_active
-        if not self.available or self.faults.latched:
-            duty = STATE_F_DUTY
-        elif offering and self.pilot in (PilotState.B, PilotState.C, PilotState.D):
+        # Never drive state F (-12 V): the board could no longer see the EV leave (pilot A).
+        if offering and self.available and self.pilot in (PilotState.B, PilotState.C, PilotState.D):
             duty = duty_from_amps(conditions.offered_a)
         else:
             duty = NO_OFFER_DUTY

@@ -1,0 +1,1 @@
+"""Local load management (SPEC §Local load management): sharing one grid connection in a group."""
