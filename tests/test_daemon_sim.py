@@ -1,0 +1,120 @@
+"""The daemon as its own process on the simulated charger: pty + pyserial, twin API, control surface."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.daemon_process import start_daemon
+from twin.client import TwinClient, TwinState
+
+CONFIG = """
+[identity]
+serial_number = "MQ200-TEST0001"
+
+[station]
+local_list = ["ABCD1234"]
+cold_load_pickup_max_delay_s = 120
+"""
+
+
+async def wait_for(client: TwinClient, pred: Callable[[TwinState], bool], timeout: float = 20) -> TwinState:
+    async def watch() -> TwinState:
+        async for state in client.watch():
+            if pred(state):
+                return state
+        raise AssertionError("subscription ended")
+
+    return await asyncio.wait_for(watch(), timeout)
+
+
+async def test_plug_tag_charge_pause_and_restart_keeps_energy(tmp_path: Path) -> None:
+    daemon = await start_daemon(tmp_path / "var", CONFIG)
+    try:
+        async with TwinClient(daemon.url, daemon.token) as client:
+            state = await wait_for(client, lambda s: s.reported.get("status") == "Available")
+            assert state.device_id == "MQ200-TEST0001"
+            assert state.reported["dip_max_a"] == 32
+            await daemon.sim("plug", {"soc": 0.3, "battery_kwh": 75, "max_a": 48})
+            await wait_for(client, lambda s: s.reported.get("status") == "Preparing")
+            await daemon.sim("tag", {"uid": "ABCD1234"})
+            state = await wait_for(client, lambda s: s.reported.get("status") == "Charging"
+                                   and (s.reported.get("current_a") or 0) > 30)
+            assert state.reported["offered_a"] == 32
+            board = await daemon.sim("state")
+            assert board["contactor"] is True and board["led"] == "blue_slow"
+
+            # pause from the app: the contactor opens and the reason is visible
+            await client.set_desired({"charging_enabled": False})
+            state = await wait_for(client, lambda s: s.reported.get("status") == "SuspendedEVSE")
+            assert state.reported["limit_reason"] == "paused by the user"
+            assert (await daemon.sim("state"))["contactor"] is False
+            # a limit the charger cannot honour is rejected visibly, with the reason
+            await client.set_desired({"charging_enabled": True, "current_limit_a": 60})
+            state = await wait_for(
+                client,
+                lambda s: s.reported.get("desired_status", {}).get("current_limit_a", {}).get("state") == "rejected",
+            )
+            assert "DIP" in state.reported["desired_status"]["current_limit_a"]["reason"]
+            await client.set_desired({"current_limit_a": 16})
+            state = await wait_for(client, lambda s: s.reported.get("offered_a") == 16
+                                   and s.reported.get("status") == "Charging")
+            state = await wait_for(client, lambda s: (s.reported.get("energy_wh") or 0) > 0, timeout=30)
+            energy = state.reported["energy_wh"]
+        assert await daemon.stop() == 0
+    finally:
+        await daemon.stop()
+
+    # the same data dir again: the register and the session history survive
+    again = await start_daemon(tmp_path / "var", CONFIG)
+    try:
+        async with TwinClient(again.url, again.token) as client:
+            state = await wait_for(client, lambda s: s.reported.get("status") is not None
+                                   and s.reported.get("energy_wh") is not None)
+            assert state.reported["energy_wh"] >= energy
+            sessions = await client.sessions()
+            assert sessions and sessions[0].get("id_tag") == "ABCD1234"
+    finally:
+        await again.stop()
+
+
+async def test_faults_and_power_cut_through_the_control_surface(tmp_path: Path) -> None:
+    daemon = await start_daemon(tmp_path / "var", CONFIG)
+    try:
+        async with TwinClient(daemon.url, daemon.token) as client:
+            await wait_for(client, lambda s: s.reported.get("status") == "Available")
+            await daemon.sim("plug", {"soc": 0.3})
+            await daemon.sim("tag", {"uid": "ABCD1234"})
+            await wait_for(client, lambda s: s.reported.get("status") == "Charging")
+            await daemon.sim("fault", {"fault": "no_ground"})
+            state = await wait_for(client, lambda s: s.reported.get("status") == "Faulted")
+            assert "no ground" in state.reported["limit_reason"]
+            assert (await daemon.sim("state"))["contactor"] is False
+            await daemon.sim("clear", {"fault": "no_ground"})
+            await wait_for(client, lambda s: s.reported.get("status") == "Charging")
+            await daemon.sim("power", {"on": False})
+            await daemon.sim("power", {"on": True})
+            state = await wait_for(client, lambda s: s.reported.get("limit_source") == "cold_load")
+            assert state.reported["cold_load_until"] is not None
+    finally:
+        await daemon.stop()
+
+
+async def test_bad_control_input_is_refused_clearly(tmp_path: Path) -> None:
+    import aiohttp
+
+    daemon = await start_daemon(tmp_path / "var", CONFIG)
+    try:
+        async with aiohttp.ClientSession() as http:
+            resp = await http.post(f"{daemon.url}/sim/fault", json={"fault": "gremlins"},
+                                   headers={"Authorization": f"Bearer {daemon.token}"})
+            body: dict[str, Any] = await resp.json()
+            assert resp.status == 422 and "gremlins" in body["error"]["message"]
+            resp = await http.post(f"{daemon.url}/sim/plug", json={"soc": 2})
+            assert resp.status == 401
+            resp = await http.get(f"{daemon.url}/api/v1/state")
+            assert resp.status == 401
+    finally:
+        await daemon.stop()
