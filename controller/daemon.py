@@ -19,6 +19,7 @@ from controller.clock import AsyncioClock
 from controller.config import Config
 from controller.hal.messages import BoardCommand
 from controller.hal.serial_link import SerialBoardLink
+from controller.portal import mount_portal
 from controller.storage import Storage
 from controller.tokens import DeviceTokens, ensure_tokens_file
 from controller.twin_bridge import TwinBridge
@@ -114,6 +115,7 @@ class Daemon:
         )
         self.link.open()
         port.target = self.link
+        self.station.request_board_status()  # the board may have booted long before we did
 
         self.device_link = await self._make_device_link(device_id, db_path)
         identity = {"serial": device_id, "firmware": __version__}
@@ -150,6 +152,7 @@ class Daemon:
         if self.pty is not None:
             sim_routes(app, self.pty, self.registry)
         app.router.add_get("/healthz", self._health)
+        mount_portal(app, self)
         return app
 
     async def _health(self, _request: web.Request) -> web.Response:

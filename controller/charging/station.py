@@ -40,6 +40,7 @@ from controller.hal.messages import (
     PilotState,
     PowerNotice,
     RelayWelded,
+    RequestStatus,
     SetContactor,
     SetDisplay,
     SetLed,
@@ -236,6 +237,10 @@ class Station:
         if self._snapshot is None:
             self._snapshot = self._make_snapshot()
         return self._snapshot
+
+    def request_board_status(self) -> None:
+        """Ask a running board for a BoardHello and its readings (after a controller restart)."""
+        self._board.send(RequestStatus())
 
     # ------------------------------------------------------------------ board events
     def handle_board_event(self, event: BoardEvent) -> None:

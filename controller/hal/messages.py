@@ -151,7 +151,16 @@ class Keepalive:
     """Feeds the board's watchdog; sent whenever the controller has nothing else to say."""
 
 
-BoardCommand = Union[SetPwm, SetContactor, SetLed, SetDisplay, Keepalive]
+@dataclass(frozen=True)
+class RequestStatus:
+    """A controller that (re)started asks the running board to bring it up to date.
+
+    The board first goes to its safe state (no offer, contactor open), then answers as after a
+    boot: BoardHello(boot_reason="status"), ground, welded relay, pilot and a meter reading.
+    """
+
+
+BoardCommand = Union[SetPwm, SetContactor, SetLed, SetDisplay, Keepalive, RequestStatus]
 
 
 class BoardPort(Protocol):

@@ -42,6 +42,7 @@ from controller.hal.messages import (
     PowerEvent,
     PowerNotice,
     RelayWelded,
+    RequestStatus,
     SetContactor,
     SetDisplay,
     SetLed,
@@ -305,7 +306,9 @@ class SimBoard:
                 self.display_text = command.text
                 return
             self._settle()
-            if isinstance(command, SetPwm):
+            if isinstance(command, RequestStatus):
+                self._announce()
+            elif isinstance(command, SetPwm):
                 self._duty = float(command.duty_pct)
                 if self._ev is not None:
                     self._ev.observe_offer(self._duty)
@@ -523,6 +526,21 @@ class SimBoard:
             self._ev.observe_offer(self._duty)
         self._settle(force_reading=True)
         self._arm_watchdog()
+
+    def _announce(self) -> None:
+        """A (re)started controller asked: safe outputs, then everything it needs to know."""
+        self._commanded_closed = False
+        self._try_open()
+        self._duty = NO_OFFER_DUTY
+        if self._ev is not None:
+            self._ev.observe_offer(self._duty)
+        d1, d2, d3 = self.dip
+        self._emit(BoardHello(d1, d2, d3, board_fw=self.config.board_fw, boot_reason="status"))
+        self._emit(GroundMonitor(present=self.ground_present))
+        if self._welded:
+            self._emit(RelayWelded(welded=True))
+        self._reported_pilot = self._raw_pilot = None
+        self._settle(force_reading=True)
 
     def _shutdown(self) -> None:
         for timer in self._timers.values():
