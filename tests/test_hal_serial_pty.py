@@ -336,7 +336,6 @@ async def test_restarted_controller_catches_up_with_a_running_board() -> None:
     from controller.charging.dip import dip_for_amps
     from controller.charging.station import Station
     from controller.clock import AsyncioClock
-    from controller.hal.messages import BoardCommand
     from controller.hal.serial_link import SerialBoardLink
     from controller.settings import StationSettings
     from controller.storage import Storage
