@@ -38,7 +38,7 @@ def year_scenario(days: int, seed: int, sample_s: float) -> dict[str, Any]:
             events.append({"at_s": at, "type": "power_loss", "restore_at_s": at + rng.uniform(10, 3600)})
     # keep EV visits from overlapping at the charger
     evs.sort(key=lambda e: e["arrive_s"])
-    for a, b in zip(evs, evs[1:]):
+    for a, b in zip(evs, evs[1:], strict=False):
         a["leave_s"] = min(a["leave_s"], b["arrive_s"] - 60)
     return {
         "start": "2026-01-01T00:00:00-08:00", "duration_s": days * 86400, "seed": seed,
