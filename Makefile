@@ -51,15 +51,16 @@ demo-ha: setup-device setup-ha
 test: setup test-device test-ha
 
 test-device:
-	$(BIN)/ruff check controller twin voice tests bench
+	$(BIN)/ruff check controller twin voice custom_components tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-ha:
+	.venv-ha/bin/python -m mypy --strict --python-version 3.13 custom_components/mq200
 	bash scripts/run_ha_tests.sh
 
 lint: setup-device
-	$(BIN)/ruff check controller twin voice tests bench
+	$(BIN)/ruff check controller twin voice custom_components tests bench
 
 typecheck: setup-device
 	$(BIN)/mypy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dip", type=int, default=32, help="simulated DIP switch amps (with --sim)")
     run.add_argument("--seed", type=int, default=0, help="simulator seed (with --sim)")
     run.add_argument("--log-format", choices=["json", "text"])
+    run.add_argument("--advertise", action=argparse.BooleanOptionalAction, default=None,
+                     help="mDNS advertising for Home Assistant (default: on, off with --sim)")
 
     demo = sub.add_parser("demo", help="the system on the simulated charger, an EV arrives and charges")
     demo.add_argument("--listen", type=_listen, default=("127.0.0.1", 8080))
@@ -107,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         config.daemon.log_format = args.log_format
     setup_logging(config.daemon.log_level, config.daemon.log_format)
     sim = SimOptions(dip_a=args.dip, seed=args.seed) if args.sim else None
-    daemon = Daemon(config, serial=args.serial, sim=sim, listen=args.listen)
+    daemon = Daemon(config, serial=args.serial, sim=sim, listen=args.listen, advertise=args.advertise)
 
     async def main() -> None:
         await daemon.start()
@@ -123,7 +126,20 @@ def _run(args: argparse.Namespace) -> int:
             await daemon.stop()
 
     asyncio.run(main())
+    if daemon.reboot_requested:
+        _reexec(daemon)
     return 0
+
+
+def _reexec(daemon: Any) -> None:
+    """A reboot: the same command again, on the same port, in place of this process."""
+    argv = [a for a in sys.argv[1:]]
+    if "--listen" in argv:
+        i = argv.index("--listen")
+        del argv[i : i + 2]
+    argv += ["--listen", f"{daemon.listen[0]}:{daemon.port}"]
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "controller.cli", *argv])
 
 
 def _simulate(args: argparse.Namespace) -> int:

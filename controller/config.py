@@ -1,7 +1,8 @@
 """The daemon's TOML configuration file (docs/configuration.md).
 
-Sections: [daemon], [twin], [identity], [station] (initial station settings by snake_case
-name; values changed later in the portal or the twin are kept in the database and win).
+Sections: [daemon], [twin], [identity], [load_management] (controller/loadmgmt/settings.py),
+[station] (initial station settings by snake_case name; values changed later in the portal
+or the twin are kept in the database and win).
 Unknown sections and keys are refused by name, so a typo never passes silently.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from controller.loadmgmt.settings import LlmSettingsError, LoadManagementSettings
 from controller.settings import SettingsError, StationSettings
 
 
@@ -34,6 +36,7 @@ class TwinSection:
     listen_port: int = 8080
     remote_url: str = ""
     tokens_file: str = "/var/lib/mq200/tokens.json"
+    advertise: bool = True  # mDNS `_mq200._tcp.local.` for Home Assistant's discovery
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Config:
     twin: TwinSection = field(default_factory=TwinSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
     station: StationSettings = field(default_factory=StationSettings)
+    load_management: LoadManagementSettings = field(default_factory=LoadManagementSettings)
 
 
 _SECTIONS: dict[str, type] = {
@@ -83,9 +87,15 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> Config:
                 bad = "; ".join(f"station.{k}: {v}" for k, v in exc.errors.items())
                 raise ConfigError(f"{source}: {bad}") from None
             continue
+        if name == "load_management":
+            try:
+                config.load_management = LoadManagementSettings.from_dict(body)
+            except LlmSettingsError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+            continue
         cls = _SECTIONS.get(name)
         if cls is None:
-            known = ", ".join(sorted([*_SECTIONS, "station"]))
+            known = ", ".join(sorted([*_SECTIONS, "station", "load_management"]))
             raise ConfigError(f"{source}: unknown section [{name}] (known: {known})")
         setattr(config, name, _section(cls, name, body, source))
     if config.twin.mode not in ("embedded", "remote"):
@@ -107,6 +117,8 @@ def _section(cls: type, name: str, body: dict[str, Any], source: str) -> Any:
         if key not in allowed:
             raise ConfigError(f"{source}: unknown key {name}.{key} (known: {', '.join(allowed)})")
         expected = type(getattr(defaults, key))
+        if expected is bool and not isinstance(value, bool):
+            raise ConfigError(f"{source}: {name}.{key} must be true or false, got {value!r}")
         if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"{source}: {name}.{key} must be a whole number, got {value!r}")
         if expected is str and not isinstance(value, str):

@@ -17,6 +17,7 @@ from controller.charging.dip import dip_for_amps
 from controller.charging.station import Station, StationEvent
 from controller.clock import AsyncioClock
 from controller.config import Config
+from controller.discovery import Advertiser, lan_addresses, service_info
 from controller.hal.messages import BoardCommand
 from controller.hal.serial_link import SerialBoardLink
 from controller.portal import mount_portal
@@ -62,6 +63,7 @@ class Daemon:
         serial: str | None = None,
         sim: SimOptions | None = None,
         listen: tuple[str, int] | None = None,
+        advertise: bool | None = None,
     ) -> None:
         if sim is None and not (serial or config.daemon.serial):
             raise ValueError("no serial port: give --serial PATH, set daemon.serial, or use --sim")
@@ -83,6 +85,9 @@ class Daemon:
         self.port = 0
         self._stopped = asyncio.Event()
         self.reboot_requested = False
+        # mDNS on by default on a real charger; off in the simulator unless asked for
+        self.advertise = advertise if advertise is not None else (sim is None and config.twin.advertise)
+        self._advertiser: Advertiser | None = None
 
     @property
     def url(self) -> str:
@@ -118,8 +123,9 @@ class Daemon:
         self.station.request_board_status()  # the board may have booted long before we did
 
         self.device_link = await self._make_device_link(device_id, db_path)
-        identity = {"serial": device_id, "firmware": __version__}
+        identity = {"serial": device_id, "firmware": __version__, "model": cfg.identity.model}
         self.bridge = TwinBridge(self.station, self.device_link, identity)
+        self.bridge.commands["reboot_request"] = self._reboot_command
         self.bridge.start()
 
         self.app = self._make_app()
@@ -130,6 +136,15 @@ class Daemon:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.listen[1]
+        if self.advertise:
+            addresses = [self.listen[0]] if self.listen[0] not in ("", "0.0.0.0") else lan_addresses()
+            info = service_info(device_id, self.port, addresses, cfg.identity.model, __version__)
+            self._advertiser = Advertiser(info, interfaces=addresses or None)
+            try:
+                await self._advertiser.start()
+            except OSError as exc:
+                log.warning("mDNS advertising unavailable: %s", exc)
+                self._advertiser = None
         log.info("mq200 %s up: board on %s, API on %s", __version__, self.serial_path, self.url)
 
     async def _make_device_link(self, device_id: str, db_path: Path) -> DeviceLink:
@@ -166,9 +181,17 @@ class Daemon:
 
     def _on_station_event(self, event: StationEvent) -> None:
         if event.kind == "reboot_requested":
-            self.reboot_requested = True
-            log.warning("reboot requested (%s): stopping so the service manager restarts us", event.data)
-            self._stopped.set()
+            self.request_reboot(str(event.data.get("reason", "reboot period")))
+
+    def _reboot_command(self, _key: str, _value: Any) -> str | None:
+        self.request_reboot("requested from the app")
+        return None
+
+    def request_reboot(self, reason: str) -> None:
+        """Stop now; `mq200 run` then starts itself afresh (same arguments, same port)."""
+        log.warning("reboot: %s", reason)
+        self.reboot_requested = True
+        self._stopped.set()
 
     async def wait(self) -> None:
         await self._stopped.wait()
@@ -177,6 +200,9 @@ class Daemon:
         self._stopped.set()
 
     async def stop(self) -> None:
+        if self._advertiser is not None:
+            await self._advertiser.stop()
+            self._advertiser = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

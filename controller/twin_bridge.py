@@ -20,6 +20,7 @@ from twin.service import DesiredDelivery
 log = logging.getLogger(__name__)
 
 MIN_USER_LIMIT_A = 6
+COMMANDS_KEY = "twin_commands_done"
 
 
 def iso(ts: float | None) -> str | None:
@@ -48,6 +49,16 @@ class TwinBridge:
         # Keys owned by other parts (schedules, goals, DR, prices): name -> handler that applies
         # the value and returns None, or returns the reason it was refused.
         self.handlers: dict[str, DesiredHandler] = {}
+        # Parts that add facts to `reported` (schedule, next_start, session cost, DR): each hook
+        # may add or amend keys of the reported dict before it is sent.
+        self.reported_hooks: list[Callable[[dict[str, Any]], None]] = []
+        # Command "settings" (reboot_request, fault_reset_request, ...): a new value is a new
+        # request. What was last carried out is kept in the database so that a request is never
+        # carried out twice, not even after the reboot it asked for.
+        self.commands: dict[str, DesiredHandler] = {
+            "fault_reset_request": self._fault_reset,
+        }
+        self._commands_done: dict[str, Any] = dict(station.storage.get_json(COMMANDS_KEY) or {})
 
     def start(self) -> None:
         self.station.on_change(self._on_change)
@@ -76,6 +87,8 @@ class TwinBridge:
         d.update(self.identity)
         if self._extra is not None:
             d.update(self._extra())
+        for hook in self.reported_hooks:
+            hook(d)
         return d
 
     def push(self) -> None:
@@ -150,6 +163,12 @@ class TwinBridge:
             for name, value in (desired.get("settings") or {}).items():
                 if (self._desired.get("settings") or {}).get(name, _MISSING) == value:
                     continue
+                if name in self.commands:
+                    if self._commands_done.get(name, _MISSING) != value:
+                        self._commands_done[name] = value
+                        self.station.storage.put_json(COMMANDS_KEY, self._commands_done)
+                        verdict(f"settings.{name}", self.commands[name](name, value))
+                    continue
                 try:
                     self.station.apply_settings({name: value})
                     verdict(f"settings.{name}", None)
@@ -171,6 +190,15 @@ class TwinBridge:
             self.link.ack_desired(version, statuses)
         except Exception:
             log.exception("twin desired ack failed")
+
+    def _fault_reset(self, _key: str, _value: Any) -> str | None:
+        if not self.station.faults.any_active:
+            return None
+        self.station.reset_fault()
+        if self.station.faults.any_active:
+            kinds = ", ".join(f.kind.value for f in self.station.faults.active)
+            return f"the fault condition is still present: {kinds}"
+        return None
 
     def _check_user_limit(self, limit: Any) -> str | None:
         if limit is None:

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ class RunningDaemon:
     url: str
     token: str
     data_dir: Path
+    ready_lines: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
 
     async def sim(self, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http:
@@ -64,10 +65,14 @@ async def start_daemon(data_dir: Path, config_text: str = "", *extra: str) -> Ru
         if line.startswith("{") and '"ready"' in line:
             ready = json.loads(line)
             break
-    asyncio.get_running_loop().create_task(_drain(proc.stdout))
-    return RunningDaemon(proc, ready["url"], ready["client_token"], data_dir)
+    daemon = RunningDaemon(proc, ready["url"], ready["client_token"], data_dir)
+    asyncio.get_running_loop().create_task(_drain(proc.stdout, daemon.ready_lines))
+    return daemon
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
+async def _drain(stream: asyncio.StreamReader, ready: asyncio.Queue[dict[str, Any]]) -> None:
+    """Keep reading the daemon's output; a reboot (re-exec) announces itself with a new ready line."""
+    while line := await stream.readline():
+        text = line.decode()
+        if text.startswith("{") and '"ready"' in text:
+            ready.put_nowait(json.loads(text))

@@ -118,3 +118,32 @@ async def test_bad_control_input_is_refused_clearly(tmp_path: Path) -> None:
             assert resp.status == 401
     finally:
         await daemon.stop()
+
+
+async def test_reboot_and_fault_reset_requests_from_the_app_run_once(tmp_path: Path) -> None:
+    daemon = await start_daemon(tmp_path / "var", CONFIG)
+    try:
+        async with TwinClient(daemon.url, daemon.token) as client:
+            await wait_for(client, lambda s: s.reported.get("status") == "Available")
+            await daemon.sim("fault", {"fault": "short_circuit"})
+            await daemon.sim("plug", {"soc": 0.5})
+            await daemon.sim("tag", {"uid": "ABCD1234"})
+            await wait_for(client, lambda s: s.reported.get("status") == "Faulted")
+            await daemon.sim("clear", {"fault": "short_circuit"})
+            await client.set_desired({"settings": {"fault_reset_request": "2026-11-26T10:00:00+00:00"}})
+            state = await wait_for(client, lambda s: s.reported.get("status") in ("Charging", "SuspendedEV"))
+            assert state.reported["desired_status"]["settings.fault_reset_request"]["state"] == "applied"
+            await client.set_desired({"settings": {"reboot_request": "2026-11-26T10:01:00+00:00"}})
+        again = await asyncio.wait_for(daemon.ready_lines.get(), 30)
+        assert again["url"] == daemon.url  # same port after the reboot
+        async with TwinClient(daemon.url, daemon.token) as client:
+            # the request was carried out once: the new process does not reboot again
+            await client.set_desired({"current_limit_a": 12})
+            await wait_for(client, lambda s: s.reported.get("desired_status", {})
+                           .get("current_limit_a", {}).get("state") == "applied"
+                           and s.reported.get("pilot") == "A")  # the simulated EV went with it
+            assert daemon.ready_lines.empty()
+            sessions = await client.sessions()
+            assert sessions[0].get("stop_reason") == "EVDisconnected"
+    finally:
+        await daemon.stop()

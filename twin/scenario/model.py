@@ -14,6 +14,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from controller.pricing import PricingError, parse_pricing
+from controller.scheduling.schedules import ScheduleError, parse_windows
+from controller.scheduling.tariff import TariffError, tariff_from_dict
 from controller.settings import SettingsError, StationSettings
 
 FaultName = Literal[
@@ -144,8 +147,93 @@ class GridVoltageEvent(_EventBase):
     voltage_v: float = Field(ge=0, le=320)
 
 
+class TariffEvent(_EventBase):
+    """A tariff (docs/scheduling.md) or pushed dynamic prices take effect (scheduling events)."""
+
+    type: Literal["tariff"]
+    charger: str | None = None  # None: every charger
+    tariff: dict[str, Any] | None = None
+    prices: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TariffEvent:
+        if (self.tariff is None) == (self.prices is None):
+            raise ValueError("give exactly one of tariff or prices")
+        return self
+
+
+class ScheduleEvent(_EventBase):
+    """The user's charge windows (the twin's desired ``schedules``); ``[]`` clears them."""
+
+    type: Literal["schedule"]
+    charger: str
+    windows: list[dict[str, Any]]
+
+
+class GoalEvent(_EventBase):
+    """A departure goal (desired ``departure_goal``); ``clear: true`` removes it."""
+
+    type: Literal["goal"]
+    charger: str
+    ready_by: datetime | None = None
+    ready_by_s: float | None = Field(default=None, gt=0)
+    energy_wh: float | None = Field(default=None, gt=0, le=200_000)
+    target_soc_pct: float | None = Field(default=None, gt=0, le=100)
+    battery_kwh: float | None = Field(default=None, ge=1, le=300)
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> GoalEvent:
+        if self.clear:
+            return self
+        if (self.ready_by is None) == (self.ready_by_s is None):
+            raise ValueError("give exactly one of ready_by or ready_by_s")
+        if self.ready_by is not None and self.ready_by.tzinfo is None:
+            raise ValueError("ready_by needs a UTC offset")
+        if (self.energy_wh is None) == (self.target_soc_pct is None):
+            raise ValueError("give exactly one of energy_wh or target_soc_pct")
+        return self
+
+
+class DemandResponseEvent(_EventBase):
+    """A grid event from ``at_s`` to ``end_s`` at a SIMPLE ``level``, or a change of opt-out."""
+
+    type: Literal["dr"]
+    charger: str | None = None  # None: every charger
+    end_s: float | None = None
+    level: int | None = Field(default=None, ge=0, le=3)
+    opt_out: bool | None = None
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _what(self) -> DemandResponseEvent:
+        if (self.level is None) == (self.opt_out is None):
+            raise ValueError("give either level (with end_s) or opt_out")
+        if self.level is not None and self.end_s is None:
+            raise ValueError("a dr event with a level needs end_s")
+        return self
+
+
+class HoursEvent(_EventBase):
+    """A weekly hours-of-operation table (weekday -> [start HHMM, end HHMM])."""
+
+    type: Literal["hours"]
+    charger: str
+    hours: dict[str, Any]
+    central: bool = False  # True: sent by the central system (supersedes the settings)
+
+
+class PricingEvent(_EventBase):
+    """Session pricing settings (docs/pricing.md) from now on."""
+
+    type: Literal["pricing"]
+    charger: str
+    pricing: dict[str, Any]
+
+
 Event = Annotated[
-    FaultEvent | PowerLossEvent | TagEvent | SettingsEvent | LimitEvent | AmbientEvent | GridVoltageEvent,
+    FaultEvent | PowerLossEvent | TagEvent | SettingsEvent | LimitEvent | AmbientEvent | GridVoltageEvent
+    | TariffEvent | ScheduleEvent | GoalEvent | DemandResponseEvent | HoursEvent | PricingEvent,
     Field(discriminator="type"),
 ]
 
@@ -223,10 +311,7 @@ def _cross_check(s: Scenario) -> list[str]:
         except SettingsError as exc:
             for key, msg in exc.errors.items():
                 problems.append(f"chargers[{i}].settings.{key}: {msg}")
-        if charger.role != "direct":
-            problems.append(
-                f"chargers[{i}].role: {charger.role!r} needs load management, not available yet; use 'direct'"
-            )
+    problems.extend(load_management_problems(s))
     known = set(ids)
     ev_ids = [e.id for e in s.evs]
     for i, ev in enumerate(s.evs):
@@ -256,4 +341,56 @@ def _cross_check(s: Scenario) -> list[str]:
             except SettingsError as exc:
                 for key, msg in exc.errors.items():
                     problems.append(f"events[{i}].settings.{key}: {msg}")
+        problems.extend(f"events[{i}].{p}" for p in scheduling_problems(event))
+    return problems
+
+
+def scheduling_problems(event: Any) -> list[str]:
+    """Check the payload of a scheduling event the way the controller will (paths relative)."""
+    try:
+        if isinstance(event, TariffEvent):
+            if event.tariff is not None:
+                tariff_from_dict(event.tariff, default_timezone="UTC")
+            else:
+                tariff_from_dict({"type": "dynamic", "timezone": "UTC", "prices": event.prices})
+        elif isinstance(event, ScheduleEvent):
+            parse_windows(event.windows)
+        elif isinstance(event, HoursEvent):
+            StationSettings().apply({"hours_of_operation": event.hours})
+        elif isinstance(event, PricingEvent):
+            parse_pricing(event.pricing)
+        elif isinstance(event, DemandResponseEvent) and event.end_s is not None and event.end_s <= event.at_s:
+            return [f"end_s: must come after at_s ({event.end_s:g} ≤ {event.at_s:g})"]
+        elif isinstance(event, GoalEvent) and event.ready_by_s is not None and event.ready_by_s <= event.at_s:
+            return [f"ready_by_s: must come after at_s ({event.ready_by_s:g} ≤ {event.at_s:g})"]
+    except TariffError as exc:
+        return [f"{'tariff' if isinstance(event, TariffEvent) and event.tariff else 'prices'}: {exc}"]
+    except ScheduleError as exc:
+        return [str(exc).replace("schedules", "windows", 1)]
+    except PricingError as exc:
+        return [str(exc)]
+    except SettingsError as exc:
+        return [f"hours: {msg}" for msg in exc.errors.values()]
+    return []
+
+
+def load_management_problems(s: Scenario) -> list[str]:
+    """A load-management group needs one gateway, wire types its site has, at most 20 members."""
+    problems: list[str] = []
+    gateways = [i for i, c in enumerate(s.chargers) if c.role == "gateway"]
+    clients = [i for i, c in enumerate(s.chargers) if c.role == "client"]
+    for extra in gateways[1:]:
+        problems.append(f"chargers[{extra}].role: a second gateway; a group has exactly one")
+    if clients and not gateways:
+        problems.append(f"chargers[{clients[0]}].role: a client needs a charger with role 'gateway'")
+    if len(gateways[:1]) + len(clients) > 20:
+        problems.append(f"chargers: {len(gateways[:1]) + len(clients)} group members; the limit is 20")
+    allowed = {"split_phase_240": ("L1-L2",), "wye_208": ("L1-L2", "L2-L3", "L1-L3"),
+               "delta_240": ("L1-L3",)}[s.site.wiring]
+    for i, charger in enumerate(s.chargers):
+        if charger.role != "direct" and charger.wire not in allowed:
+            problems.append(f"chargers[{i}].wire: {charger.wire!r} is not possible on a "
+                            f"{s.site.wiring} site (use {', '.join(allowed)})")
+        if charger.role == "gateway" and not charger.online:
+            problems.append(f"chargers[{i}].online: the gateway itself cannot be offline")
     return problems

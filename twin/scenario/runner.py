@@ -6,6 +6,7 @@ generators seeded by the scenario seed and the charger id.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from twin.physics.board import BoardConfig, SimBoard
 from twin.physics.ev import EV, EVSpec
 from twin.physics.faults import BoardFault
 from twin.physics.grid import Grid
+from twin.scenario.scheduling_events import SCHEDULING_EVENTS, SchedulingRun
+from twin.scenario.lan_group import ScenarioLanGroup
 from twin.scenario.model import (
     AmbientEvent,
     ChargerSpec,
@@ -63,6 +66,7 @@ class ChargerRun:
     sessions: int = 0
     ev: EV | None = None
     ev_id: str | None = None
+    scheduling: SchedulingRun = field(default_factory=SchedulingRun)
 
 
 @dataclass
@@ -84,6 +88,10 @@ class ScenarioRunner:
         self.evs: dict[str, EVRun] = {e.id: EVRun(e, initial_soc=e.soc) for e in scenario.evs}
         for spec in scenario.chargers:
             self.chargers[spec.id] = self._build_charger(spec)
+        self.lan: ScenarioLanGroup | None = None
+        if any(spec.role != "direct" for spec in scenario.chargers):
+            self.lan = ScenarioLanGroup(scenario, self.clock, self._on_llm_limits)
+            self._llm_last: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ setup
     def _build_charger(self, spec: ChargerSpec) -> ChargerRun:
@@ -108,10 +116,19 @@ class ScenarioRunner:
         station.on_change(lambda snap: self._on_change(run, snap))
         station.on_event(lambda ev: self._on_event(run, ev))
         run.station, run.scope, run.port = station, scope, port
+        if self.lan is not None and self.lan.is_member(run.spec.id):
+            self.lan.boot(run.spec, station, scope)
+        run.scheduling.attach(
+            station, random.Random(f"{self.scenario.seed}:{run.spec.id}:dr"),
+            lambda: run.ev.soc * 100.0 if run.ev is not None else None,
+        )
         run.link.attach(station.handle_board_event)
 
     def _kill_controller(self, run: ChargerRun) -> None:
+        if self.lan is not None and self.lan.is_member(run.spec.id):
+            self.lan.kill(run.spec.id)
         run.link.detach()
+        run.scheduling.detach()
         if run.scope is not None:
             run.scope.close()
         if run.port is not None:
@@ -121,6 +138,8 @@ class ScenarioRunner:
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict[str, Any]:
+        if self.lan is not None:
+            return asyncio.run(self._run_with_lan(self.lan))
         s = self.scenario
         for run in self.chargers.values():
             self._boot_controller(run)
@@ -144,6 +163,51 @@ class ScenarioRunner:
             self._sample(run, force=True)
             self._account_charging(run, None)
         return self.timeline()
+
+    async def _run_with_lan(self, lan: ScenarioLanGroup) -> dict[str, Any]:
+        """The same run as :meth:`run`, with the group's LAN protocol on 127.0.0.1."""
+        s = self.scenario
+        await lan.start()
+        try:
+            for run in self.chargers.values():
+                self._boot_controller(run)
+                run.board.start()
+            await lan.run_until(self.t0)  # boot handshake and joins
+            for run in self.chargers.values():
+                assert run.station is not None
+                run.register_start = run.station.register_wh
+                if lan.is_member(run.spec.id) and not run.spec.online:
+                    lan.cut_network(run.spec.id)
+                    self._log(run.spec.id, "llm_network_down")
+            for ev in s.evs:
+                self._at(ev.arrive_s, lambda e=ev: self._arrive(e))
+                if ev.leave_s is not None and ev.leave_s < s.duration_s:
+                    self._at(ev.leave_s, lambda e=ev: self._leave(e))
+            for event in s.events:
+                self._schedule_event(event)
+            self._arm_sampler(s.sample_s)
+            await lan.run_until(self.t0 + s.duration_s)
+            for run in self.chargers.values():
+                run.board.sync()
+            await lan.run_until(self.t0 + s.duration_s)
+            for run in self.chargers.values():
+                self._sample(run, force=True)
+                self._account_charging(run, None)
+            timeline = self.timeline()
+            timeline["summary"]["llm"] = lan.status()
+            return timeline
+        finally:
+            await lan.close()
+
+    def _on_llm_limits(self, gateway_id: str, allocation: Any) -> None:
+        """Log the group's limits each time the gateway changes any of them."""
+        entry = {
+            "limits": allocation.currents(),
+            "reserved": {a.station_id: a.reserved_a for a in allocation if a.reserved_a},
+        }
+        if entry != self._llm_last:
+            self._llm_last = entry
+            self._log(gateway_id, "llm_limits", **entry)
 
     def _at(self, offset_s: float, action: Any) -> None:
         self.clock.call_at(self.t0 + offset_s, action)
@@ -213,6 +277,14 @@ class ScenarioRunner:
             targets = [event.charger] if event.charger else list(self.chargers)
             boards = [self.chargers[c].board for c in targets]
             self._at(event.at_s, lambda: self._each(boards, lambda b: b.set_grid_voltage(event.voltage_v)))
+        elif isinstance(event, SCHEDULING_EVENTS):
+            self._at(event.at_s, lambda: self._apply_scheduling(event))
+
+    def _apply_scheduling(self, event: Any) -> None:
+        targets = [event.charger] if event.charger else list(self.chargers)
+        for cid in targets:
+            logged = self.chargers[cid].scheduling.apply(event, self.t0)
+            self._log(cid, event.type, **logged)
 
     @staticmethod
     def _each(items: list[Any], action: Any) -> None:
@@ -328,6 +400,7 @@ class ScenarioRunner:
                 "sessions": run.sessions,
                 "faults": dict(run.faults),
                 "fault_count": sum(run.faults.values()),
+                **run.scheduling.summary(),
             }
         evs = {}
         for eid, ev_run in self.evs.items():
