@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from controller.charging.dip import dip_for_amps
 from controller.charging.station import Station, StationEvent
 from controller.clock import AsyncioClock
 from controller.config import Config
+from controller.loadmgmt.service import LoadManagementService
+from controller.loadmgmt.allocation import Policy
 from controller.discovery import Advertiser, lan_addresses, service_info
 from controller.hal.messages import BoardCommand
 from controller.hal.serial_link import SerialBoardLink
@@ -35,6 +38,8 @@ from twin.sim_control import sim_routes
 from twin.store import TwinStore
 
 log = logging.getLogger(__name__)
+
+_POLICY_NAMES = {"UD": "uniform_distribution", "FIFS": "first_in_first_serve"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ class Daemon:
         self.port = 0
         self._stopped = asyncio.Event()
         self.reboot_requested = False
+        self.llm: LoadManagementService | None = None
         # mDNS on by default on a real charger; off in the simulator unless asked for
         self.advertise = advertise if advertise is not None else (sim is None and config.twin.advertise)
         self._advertiser: Advertiser | None = None
@@ -126,7 +132,18 @@ class Daemon:
         identity = {"serial": device_id, "firmware": __version__, "model": cfg.identity.model}
         self.bridge = TwinBridge(self.station, self.device_link, identity)
         self.bridge.commands["reboot_request"] = self._reboot_command
+        self.bridge.commands["llm_policy"] = self._llm_policy_command
+        self.bridge.reported_hooks.append(self._report_load_management)
         self.bridge.start()
+
+        self.llm = LoadManagementService(
+            cfg.load_management, self.clock, self.station, device_id, charge_point_id=device_id
+        )
+        await self.llm.start()
+        if self.llm.gateway is not None:
+            self.llm.gateway.on_limits.append(lambda _alloc: self._push_reported())
+        if self.llm.client is not None:
+            self.llm.client.on_state.append(lambda _state: self._push_reported())
 
         self.app = self._make_app()
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -179,6 +196,44 @@ class Daemon:
             body["link"] = self.link.counters.__dict__
         return web.json_response(body)
 
+    def _push_reported(self) -> None:
+        if self.bridge is not None:
+            self.bridge.push()
+
+    def _report_load_management(self, reported: dict[str, Any]) -> None:
+        """The LLM status table (`llm`) and the summary Home Assistant shows (`load_management`)."""
+        if self.llm is None:
+            return
+        status = self.llm.status()
+        reported["llm"] = status.as_dict()
+        lim = self.station.arbiter.limit("load_management") if self.station else None
+        reported["load_management"] = {
+            "role": status.network_mode,
+            "policy": _POLICY_NAMES.get(str(status.policy), status.policy),
+            "allocation_a": lim.amps if lim is not None else None,
+            "group_id": status.group_id,
+            "connected": status.connected,
+            "total": status.total,
+            "members": [
+                {"serial": row.serial, "ip": row.lan_ip, "requested_a": row.requested_a,
+                 "allowed_a": row.allowed_a, "online": row.online}
+                for row in status.rows
+            ],
+        }
+
+    def _llm_policy_command(self, _key: str, value: Any) -> str | None:
+        gateway = self.llm.gateway if self.llm is not None else None
+        if gateway is None:
+            return "the load-management policy is set on the group's gateway"
+        code = {v: k for k, v in _POLICY_NAMES.items()}.get(str(value), str(value))
+        try:
+            new = dataclasses.replace(gateway.settings, policy=Policy(code))
+        except ValueError:
+            return f"unknown policy {value!r}: uniform_distribution or first_in_first_serve"
+        gateway.apply_settings(new)
+        self._push_reported()
+        return None
+
     def _on_station_event(self, event: StationEvent) -> None:
         if event.kind == "reboot_requested":
             self.request_reboot(str(event.data.get("reason", "reboot period")))
@@ -200,6 +255,9 @@ class Daemon:
         self._stopped.set()
 
     async def stop(self) -> None:
+        if self.llm is not None:
+            await self.llm.stop()
+            self.llm = None
         if self._advertiser is not None:
             await self._advertiser.stop()
             self._advertiser = None
