@@ -40,6 +40,17 @@ class TwinSection:
 
 
 @dataclass
+class OcppSection:
+    """The central system (SPEC §OCPP settings); no URL: no OCPP connection (Remote Service APP)."""
+
+    central_system_url: str = ""
+    charge_point_id: str = ""  # default: the serial number
+    basic_auth_password: str = ""  # security profile 1 (ws) or 2 (wss)
+    ca_file: str = ""  # trust anchor for wss (default: the system store)
+    remote_service_type: str = "OCPP"  # OCPP or APP
+
+
+@dataclass
 class IdentitySection:
     serial_number: str = "MQ200-00000001"
     model: str = "MQ 200"
@@ -51,6 +62,7 @@ class Config:
     daemon: DaemonSection = field(default_factory=DaemonSection)
     twin: TwinSection = field(default_factory=TwinSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
+    ocpp: OcppSection = field(default_factory=OcppSection)
     station: StationSettings = field(default_factory=StationSettings)
     load_management: LoadManagementSettings = field(default_factory=LoadManagementSettings)
 
@@ -59,6 +71,7 @@ _SECTIONS: dict[str, type] = {
     "daemon": DaemonSection,
     "twin": TwinSection,
     "identity": IdentitySection,
+    "ocpp": OcppSection,
 }
 
 
@@ -102,6 +115,11 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(f"{source}: twin.mode must be 'embedded' or 'remote', got {config.twin.mode!r}")
     if config.twin.mode == "remote" and not config.twin.remote_url:
         raise ConfigError(f"{source}: twin.remote_url is required when twin.mode = 'remote'")
+    if config.ocpp.remote_service_type not in ("OCPP", "APP"):
+        raise ConfigError(f"{source}: ocpp.remote_service_type must be 'OCPP' or 'APP'")
+    url = config.ocpp.central_system_url
+    if url and not url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"{source}: ocpp.central_system_url must start with ws:// or wss://, got {url!r}")
     if config.daemon.log_format not in ("json", "text"):
         raise ConfigError(f"{source}: daemon.log_format must be 'json' or 'text'")
     if not 1 <= config.twin.listen_port <= 65535:

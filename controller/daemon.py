@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -19,6 +20,11 @@ from controller.charging.station import Station, StationEvent
 from controller.clock import AsyncioClock
 from controller.config import Config
 from controller.loadmgmt.service import LoadManagementService
+from controller.ocpp.charge_point import OcppChargePoint
+from controller.ocpp.connection import CentralSystemLink
+from controller.ocpp.core_port import CorePort
+from controller.ocpp.database import open_database
+from controller.ocpp.ocpp_settings import OcppSettings
 from controller.loadmgmt.allocation import Policy
 from controller.discovery import Advertiser, lan_addresses, service_info
 from controller.hal.messages import BoardCommand
@@ -91,6 +97,9 @@ class Daemon:
         self._stopped = asyncio.Event()
         self.reboot_requested = False
         self.llm: LoadManagementService | None = None
+        self.ocpp_cp: OcppChargePoint | None = None
+        self.ocpp_link: CentralSystemLink | None = None
+        self._ocpp_task: asyncio.Task[None] | None = None
         # mDNS on by default on a real charger; off in the simulator unless asked for
         self.advertise = advertise if advertise is not None else (sim is None and config.twin.advertise)
         self._advertiser: Advertiser | None = None
@@ -136,8 +145,13 @@ class Daemon:
         self.bridge.reported_hooks.append(self._report_load_management)
         self.bridge.start()
 
+        self._start_ocpp(db_path, device_id)
+        self.bridge.reported_hooks.append(self._report_ocpp)
+
         self.llm = LoadManagementService(
-            cfg.load_management, self.clock, self.station, device_id, charge_point_id=device_id
+            cfg.load_management, self.clock, self.station, device_id,
+            charge_point_id=self.ocpp_cp.settings.charge_point_id if self.ocpp_cp else device_id,
+            central_system_url=cfg.ocpp.central_system_url or None,
         )
         await self.llm.start()
         if self.llm.gateway is not None:
@@ -195,6 +209,40 @@ class Daemon:
         if self.link is not None:
             body["link"] = self.link.counters.__dict__
         return web.json_response(body)
+
+    def _start_ocpp(self, db_path: Path, device_id: str) -> None:
+        """The OCPP 1.6J charge point, when a central system is configured."""
+        oc = self.config.ocpp
+        if not oc.central_system_url or self.station is None:
+            return
+        settings = OcppSettings(
+            charge_point_id=oc.charge_point_id or device_id,
+            central_system_url=oc.central_system_url,
+            basic_auth_password=oc.basic_auth_password or None,
+            ca_file=oc.ca_file or None,
+            remote_service_type=oc.remote_service_type,
+            vendor=self.config.identity.vendor,
+            model=self.config.identity.model,
+            serial_number=device_id,
+            firmware_version=__version__,
+            station_max_amps=float(self.station.dip.max_a if self.station.dip else 50),
+        )
+        port = CorePort(self.station, self.request_reboot)
+        self.ocpp_cp = OcppChargePoint(settings, self.clock, port, open_database(db_path))
+        port.events = self.ocpp_cp
+        self.station.authorizer = port  # tags now go through OCPP's authorization rules
+        self.ocpp_cp.on_connection.append(lambda _accepted: self._push_reported())
+        self.ocpp_link = CentralSystemLink(self.ocpp_cp)
+        self._ocpp_task = asyncio.create_task(self.ocpp_link.run())
+
+    def _report_ocpp(self, reported: dict[str, Any]) -> None:
+        cp = self.ocpp_cp
+        reported["ocpp"] = {
+            "enabled": cp is not None,
+            "connected": bool(cp is not None and cp.accepted),
+            "central_system_url": self.config.ocpp.central_system_url or None,
+            "charge_point_id": cp.settings.charge_point_id if cp is not None else None,
+        }
 
     def _push_reported(self) -> None:
         if self.bridge is not None:
@@ -255,6 +303,14 @@ class Daemon:
         self._stopped.set()
 
     async def stop(self) -> None:
+        if self.ocpp_link is not None:
+            await self.ocpp_link.stop()
+            self.ocpp_link = None
+        if self._ocpp_task is not None:
+            self._ocpp_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._ocpp_task
+            self._ocpp_task = None
         if self.llm is not None:
             await self.llm.stop()
             self.llm = None

@@ -22,6 +22,7 @@ PRECEDENCE: tuple[str, ...] = (
     "demand_response",
     "load_management",
     "ocpp",
+    "ocpp_invalid_id",
     "hours",
     "schedule",
     "user",

@@ -462,7 +462,7 @@ class Station:
             self._emit("auth_rejected", id_tag=id_tag, reason=result.status.value, source=result.source)
             self._request_evaluation()
             return
-        if self.reserved_for is not None and self.reserved_for not in (id_tag, result.parent_id):
+        if self.reserved_for and self.reserved_for not in (id_tag, result.parent_id):
             self._emit("auth_rejected", id_tag=id_tag, reason="connector reserved for another tag")
             self._request_evaluation()
             return
