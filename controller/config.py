@@ -51,6 +51,21 @@ class OcppSection:
 
 
 @dataclass
+class VoiceSection:
+    """Voice assistants (docs/voice.md). Google and Shortcuts need only the client token."""
+
+    google: bool = True
+    shortcuts: bool = True
+    alexa_skill_id: str = ""  # amzn1.ask.skill.…; empty: no Alexa endpoint
+    alexa_trust_anchors: str = ""  # PEM file with the roots Alexa's certificate chain ends at
+    alexa_user_ids: list[str] = field(default_factory=list)
+    fauxmo_port: int = 0  # 0: no local Echo switch
+    fauxmo_host: str = "0.0.0.0"
+    fauxmo_name: str = "car charger"
+    fauxmo_advertise: bool = False  # SSDP answers for Echo discovery on the LAN
+
+
+@dataclass
 class IdentitySection:
     serial_number: str = "MQ200-00000001"
     model: str = "MQ 200"
@@ -63,6 +78,7 @@ class Config:
     twin: TwinSection = field(default_factory=TwinSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
     ocpp: OcppSection = field(default_factory=OcppSection)
+    voice: VoiceSection = field(default_factory=VoiceSection)
     station: StationSettings = field(default_factory=StationSettings)
     load_management: LoadManagementSettings = field(default_factory=LoadManagementSettings)
 
@@ -72,6 +88,7 @@ _SECTIONS: dict[str, type] = {
     "twin": TwinSection,
     "identity": IdentitySection,
     "ocpp": OcppSection,
+    "voice": VoiceSection,
 }
 
 
@@ -139,6 +156,8 @@ def _section(cls: type, name: str, body: dict[str, Any], source: str) -> Any:
             raise ConfigError(f"{source}: {name}.{key} must be true or false, got {value!r}")
         if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"{source}: {name}.{key} must be a whole number, got {value!r}")
+        if expected is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{source}: {name}.{key} must be a list of strings, got {value!r}")
         if expected is str and not isinstance(value, str):
             raise ConfigError(f"{source}: {name}.{key} must be text, got {value!r}")
         values[key] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import contextlib
 import dataclasses
 import logging
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from aiohttp import web
 
 from controller import __version__
@@ -33,6 +35,9 @@ from controller.portal import mount_portal
 from controller.storage import Storage
 from controller.tokens import DeviceTokens, ensure_tokens_file
 from controller.twin_bridge import TwinBridge
+from voice.alexa.endpoint import AlexaSettings, load_trust_anchors, make_verifier
+from voice.home_links import HomeLink, HomeLinks, VoiceHomes
+from voice.web import FauxmoSettings, add_voice_routes
 from twin.auth import TokenRegistry
 from twin.auth import load_config as load_tokens
 from twin.device_link import DeviceLink, EmbeddedDeviceLink, RemoteDeviceLink
@@ -97,6 +102,7 @@ class Daemon:
         self._stopped = asyncio.Event()
         self.reboot_requested = False
         self.llm: LoadManagementService | None = None
+        self._http: aiohttp.ClientSession | None = None
         self.ocpp_cp: OcppChargePoint | None = None
         self.ocpp_link: CentralSystemLink | None = None
         self._ocpp_task: asyncio.Task[None] | None = None
@@ -159,14 +165,20 @@ class Daemon:
         if self.llm.client is not None:
             self.llm.client.on_state.append(lambda _state: self._push_reported())
 
+        # Bind first: the voice endpoints call the twin API at our own address and port.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.listen[0] or "0.0.0.0", self.listen[1]))
+        except OSError:
+            sock.close()
+            raise
+        self.port = int(sock.getsockname()[1])
         self.app = self._make_app()
+        await self._mount_voice(self.app)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.listen[0], self.listen[1])
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.listen[1]
+        await web.SockSite(self._runner, sock).start()
         if self.advertise:
             addresses = [self.listen[0]] if self.listen[0] not in ("", "0.0.0.0") else lan_addresses()
             info = service_info(device_id, self.port, addresses, cfg.identity.model, __version__)
@@ -200,6 +212,36 @@ class Daemon:
         app.router.add_get("/healthz", self._health)
         mount_portal(app, self)
         return app
+
+    @property
+    def local_url(self) -> str:
+        """Our own API as seen from this machine."""
+        host = self.listen[0] if self.listen[0] not in ("", "0.0.0.0") else "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    async def _mount_voice(self, app: web.Application) -> None:
+        """Alexa, Google, Shortcuts (and the fauxmo LAN switch) steering this charger's twin."""
+        vc = self.config.voice
+        assert self.tokens is not None
+        token = self.tokens.client_token
+        link = HomeLink.with_credential(
+            "home", self.local_url, token, self.config.station.time_zone, token,
+            alexa_user_ids=[u for u in vc.alexa_user_ids if u],
+        )
+        homes = VoiceHomes(HomeLinks([link]), self.clock)
+        alexa = None
+        if vc.alexa_skill_id:
+            if not vc.alexa_trust_anchors:
+                raise ValueError("voice.alexa_trust_anchors: a PEM file of Alexa's root CAs is needed")
+            self._http = aiohttp.ClientSession()
+            verifier = make_verifier(self.clock, self._http, load_trust_anchors(vc.alexa_trust_anchors))
+            alexa = AlexaSettings(vc.alexa_skill_id, verifier)
+        fauxmo = None
+        if vc.fauxmo_port:
+            fauxmo = FauxmoSettings("home", host=vc.fauxmo_host, port=vc.fauxmo_port,
+                                    name=vc.fauxmo_name, advertise=vc.fauxmo_advertise)
+        add_voice_routes(app, homes, alexa=alexa, google=vc.google, shortcuts=vc.shortcuts,
+                         fauxmo=fauxmo)
 
     async def _health(self, _request: web.Request) -> web.Response:
         station = self.station
@@ -303,6 +345,9 @@ class Daemon:
         self._stopped.set()
 
     async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         if self.ocpp_link is not None:
             await self.ocpp_link.stop()
             self.ocpp_link = None

@@ -147,3 +147,26 @@ async def test_reboot_and_fault_reset_requests_from_the_app_run_once(tmp_path: P
             assert sessions[0].get("stop_reason") == "EVDisconnected"
     finally:
         await daemon.stop()
+
+
+async def test_voice_routes_are_served_by_the_daemon(tmp_path: Path) -> None:
+    import aiohttp
+
+    daemon = await start_daemon(tmp_path / "var", CONFIG)
+    try:
+        headers = {"Authorization": f"Bearer {daemon.token}"}
+        async with TwinClient(daemon.url, daemon.token) as client, aiohttp.ClientSession() as http:
+            await wait_for(client, lambda s: s.reported.get("status") == "Available")
+            async with http.get(f"{daemon.url}/voice/v1/status", headers=headers) as resp:
+                assert resp.status == 200
+                assert "unplugged" in (await resp.json())["speech"]
+            await daemon.sim("plug", {"soc": 0.4})
+            await daemon.sim("tag", {"uid": "ABCD1234"})
+            await wait_for(client, lambda s: s.reported.get("status") == "Charging")
+            async with http.post(f"{daemon.url}/voice/v1/stop", headers=headers) as resp:
+                assert resp.status == 200 and (await resp.json())["ok"] is True
+            await wait_for(client, lambda s: s.reported.get("status") == "SuspendedEVSE")
+            async with http.get(f"{daemon.url}/voice/v1/status") as resp:
+                assert resp.status == 401
+    finally:
+        await daemon.stop()

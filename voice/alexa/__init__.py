@@ -1,1 +1,1 @@
-"""Alexa skill endpoint pieces: request verification (handlers come later)."""
+"""Alexa custom skill: request verification, ask-sdk-core handlers, the aiohttp endpoint."""

@@ -1,0 +1,1 @@
+"""Google Assistant Smart Home fulfillment for the MQ 200."""
