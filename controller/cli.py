@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import __version__
-from controller.config import ConfigError, load_config
+from controller.config import ConfigError, TwinSection, load_config
 from controller.log_format import setup_logging
 
 
@@ -102,10 +102,11 @@ def _run(args: argparse.Namespace) -> int:
     from controller.daemon import Daemon, SimOptions
 
     config = load_config(args.config)
-    if args.data_dir:
+    if args.data_dir:  # the database, and the tokens unless the config file names them
         data = Path(args.data_dir)
         config.daemon.database = str(data / "mq200.db")
-        config.twin.tokens_file = str(data / "tokens.json")
+        if config.twin.tokens_file == TwinSection().tokens_file:
+            config.twin.tokens_file = str(data / "tokens.json")
     if args.log_format:
         config.daemon.log_format = args.log_format
     setup_logging(config.daemon.log_level, config.daemon.log_format)

@@ -219,13 +219,22 @@ class Daemon:
         host = self.listen[0] if self.listen[0] not in ("", "0.0.0.0") else "127.0.0.1"
         return f"http://{host}:{self.port}"
 
+    @property
+    def twin_url(self) -> str:
+        """Where apps reach the twin: ourselves, or the standalone twin we report to."""
+        remote = self.config.twin.remote_url
+        if self.config.twin.mode != "remote" or not remote:
+            return self.local_url
+        base = remote.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        return base.split("/api/v1")[0].rstrip("/")
+
     async def _mount_voice(self, app: web.Application) -> None:
         """Alexa, Google, Shortcuts (and the fauxmo LAN switch) steering this charger's twin."""
         vc = self.config.voice
         assert self.tokens is not None
         token = self.tokens.client_token
         link = HomeLink.with_credential(
-            "home", self.local_url, token, self.config.station.time_zone, token,
+            "home", self.twin_url, token, self.config.station.time_zone, token,
             alexa_user_ids=[u for u in vc.alexa_user_ids if u],
         )
         homes = VoiceHomes(HomeLinks([link]), self.clock)
