@@ -66,6 +66,18 @@ class VoiceSection:
 
 
 @dataclass
+class DemandResponseSection:
+    """OpenADR 2.0b (docs/scheduling.md); no VTN URL: demand response only through the twin."""
+
+    vtn_url: str = ""
+    ven_name: str = ""  # default: the serial number
+    cert: str = ""
+    key: str = ""
+    ca_file: str = ""
+    vtn_fingerprint: str = ""
+
+
+@dataclass
 class IdentitySection:
     serial_number: str = "MQ200-00000001"
     model: str = "MQ 200"
@@ -79,6 +91,7 @@ class Config:
     identity: IdentitySection = field(default_factory=IdentitySection)
     ocpp: OcppSection = field(default_factory=OcppSection)
     voice: VoiceSection = field(default_factory=VoiceSection)
+    demand_response: DemandResponseSection = field(default_factory=DemandResponseSection)
     station: StationSettings = field(default_factory=StationSettings)
     load_management: LoadManagementSettings = field(default_factory=LoadManagementSettings)
 
@@ -89,6 +102,7 @@ _SECTIONS: dict[str, type] = {
     "identity": IdentitySection,
     "ocpp": OcppSection,
     "voice": VoiceSection,
+    "demand_response": DemandResponseSection,
 }
 
 

@@ -21,7 +21,10 @@ from controller.charging.dip import dip_for_amps
 from controller.charging.station import Station, StationEvent
 from controller.clock import AsyncioClock
 from controller.config import Config
+from controller.demand_response.ven import VenConfig
 from controller.loadmgmt.service import LoadManagementService
+from controller.scheduling.wiring import SchedulingParts
+from controller.scheduling.wiring import attach as attach_scheduling
 from controller.ocpp.charge_point import OcppChargePoint
 from controller.ocpp.connection import CentralSystemLink
 from controller.ocpp.core_port import CorePort
@@ -103,6 +106,7 @@ class Daemon:
         self.reboot_requested = False
         self.llm: LoadManagementService | None = None
         self._http: aiohttp.ClientSession | None = None
+        self.scheduling: SchedulingParts | None = None
         self.ocpp_cp: OcppChargePoint | None = None
         self.ocpp_link: CentralSystemLink | None = None
         self._ocpp_task: asyncio.Task[None] | None = None
@@ -149,7 +153,17 @@ class Daemon:
         self.bridge.commands["reboot_request"] = self._reboot_command
         self.bridge.commands["llm_policy"] = self._llm_policy_command
         self.bridge.reported_hooks.append(self._report_load_management)
+        self.bridge.reported_hooks.append(self._report_ev)
+        # schedules, goals, hours, DR and pricing take their desired keys before the first delivery
+        self.scheduling = attach_scheduling(self.station, self.bridge, self.clock,
+                                            soc_provider=self._ev_soc)
         self.bridge.start()
+        dr = cfg.demand_response
+        if dr.vtn_url:
+            await self.scheduling.start_ven(VenConfig(
+                dr.vtn_url, dr.ven_name or device_id, cert=dr.cert or None, key=dr.key or None,
+                ca_file=dr.ca_file or None, vtn_fingerprint=dr.vtn_fingerprint or None,
+            ))
 
         self._start_ocpp(db_path, device_id)
         self.bridge.reported_hooks.append(self._report_ocpp)
@@ -295,6 +309,18 @@ class Daemon:
             "charge_point_id": cp.settings.charge_point_id if cp is not None else None,
         }
 
+    def _ev_soc(self) -> float | None:
+        """The EV's state of charge where the charger can know it (the simulated EV)."""
+        ev = self.pty.board.ev if self.pty is not None else None
+        return ev.soc if ev is not None else None
+
+    def _report_ev(self, reported: dict[str, Any]) -> None:
+        ev = self.pty.board.ev if self.pty is not None else None
+        reported["ev"] = (
+            None if ev is None
+            else {"soc_pct": round(ev.soc * 100, 1), "battery_kwh": ev.spec.battery_kwh}
+        )
+
     def _push_reported(self) -> None:
         if self.bridge is not None:
             self.bridge.push()
@@ -354,6 +380,10 @@ class Daemon:
         self._stopped.set()
 
     async def stop(self) -> None:
+        if self.scheduling is not None:
+            await self.scheduling.stop_ven()
+            self.scheduling.close()
+            self.scheduling = None
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -114,7 +114,7 @@ def test_twin_event_form_and_its_errors() -> None:
         {"id": "ha-1", "start": "2026-01-05T18:00:00-08:00", "end": "2026-01-05T19:00:00-08:00", "level": 2}
     )
     assert ev.origin == "twin" and ev.end - ev.start == timedelta(hours=1)
-    with pytest.raises(DemandResponseError, match="missing field 'level'"):
+    with pytest.raises(DemandResponseError, match="needs 'level' or 'limit_a'"):
         event_from_dict({"id": "x", "start": "2026-01-05T18:00:00-08:00", "end": "2026-01-05T19:00:00-08:00"})
     with pytest.raises(DemandResponseError, match=r"event.start: '18:00'"):
         event_from_dict({"id": "x", "start": "18:00", "end": "2026-01-05T19:00:00-08:00", "level": 1})
@@ -269,3 +269,12 @@ async def test_ven_against_a_real_openleadr_vtn(tmp_path: Path) -> None:
         await parts.stop_ven()
         parts.close()
         await server.stop()
+
+
+def test_twin_event_with_an_explicit_current() -> None:
+    event = event_from_dict({"id": "ha-2", "start": "2026-01-05T18:00:00-08:00",
+                             "end": "2026-01-05T19:00:00-08:00", "limit_a": 12})
+    assert event.intervals[0].limit_a == 12
+    with pytest.raises(DemandResponseError, match="limit_a must be 0…80 A"):
+        event_from_dict({"id": "x", "start": "2026-01-05T18:00:00-08:00",
+                         "end": "2026-01-05T19:00:00-08:00", "limit_a": 99})

@@ -250,6 +250,24 @@ class PriceEntry(_Strict):
         return self
 
 
+class DemandResponseWish(_Strict):
+    """A local demand-response event (e.g. from a Home Assistant automation)."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    start: AwareDatetime
+    end: AwareDatetime
+    level: Annotated[int | float, Field(ge=0, le=3)] | None = None
+    limit_a: Annotated[int | float, Field(ge=0, le=80)] | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> DemandResponseWish:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.level is None and self.limit_a is None:
+            raise ValueError("give level (0-3) or limit_a (amps)")
+        return self
+
+
 SettingValue = Annotated[str, StringConstraints(max_length=500)] | int | float | bool | None
 
 
@@ -263,6 +281,7 @@ class DesiredDocument(_Strict):
     dr_opt_out: bool | None = None
     settings: dict[SettingName, SettingValue] | None = None
     prices: Annotated[list[PriceEntry], Field(max_length=500)] | None = None
+    demand_response: DemandResponseWish | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> DesiredDocument:

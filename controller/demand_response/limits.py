@@ -36,6 +36,7 @@ class DrInterval:
     start: datetime
     end: datetime
     level: float
+    limit_a: float | None = None  # an explicit current (a Home Assistant automation) wins over level
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -48,6 +49,10 @@ class DrInterval:
             )
         if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) or not math.isfinite(self.level) or self.level < 0:
             raise DemandResponseError(f"interval level must be a number ≥ 0, got {self.level!r}")
+        lim = self.limit_a
+        if lim is not None and (isinstance(lim, bool) or not isinstance(lim, (int, float))
+                                or not math.isfinite(lim) or not 0 <= lim <= 80):
+            raise DemandResponseError(f"interval limit_a must be 0…80 A, got {lim!r}")
 
 
 @dataclass(frozen=True)
@@ -158,7 +163,7 @@ class DemandResponseLimits:
         arbiter = self._station.arbiter
         binding: tuple[DrEvent, DrInterval, float | None] | None = None
         for ev, iv in self.active(now):
-            amps = self.level_map.amps(iv.level)
+            amps = iv.limit_a if iv.limit_a is not None else self.level_map.amps(iv.level)
             if amps is None:
                 continue
             if binding is None or (binding[2] is not None and amps < binding[2]):
@@ -252,16 +257,18 @@ class DemandResponseLimits:
 
 
 def event_from_dict(data: object, origin: str = "twin") -> DrEvent:
-    """``{"id", "start", "end", "level"}`` (ISO datetimes with offsets) as an event.
+    """``{"id", "start", "end", "level" | "limit_a"}`` (ISO datetimes with offsets) as an event.
 
     The form Home Assistant automations and scenarios use; errors name the field.
     """
     if not isinstance(data, dict):
         raise DemandResponseError(f"demand response event: expected an object, got {data!r}")
-    for key in ("id", "start", "end", "level"):
+    for key in ("id", "start", "end"):
         if key not in data:
             raise DemandResponseError(f"demand response event: missing field {key!r}")
-    unknown = set(data) - {"id", "start", "end", "level"}
+    if "level" not in data and "limit_a" not in data:
+        raise DemandResponseError("demand response event: needs 'level' or 'limit_a'")
+    unknown = set(data) - {"id", "start", "end", "level", "limit_a"}
     if unknown:
         raise DemandResponseError(f"demand response event: unknown field {sorted(unknown)[0]!r}")
     if not isinstance(data["id"], str):
@@ -278,4 +285,7 @@ def event_from_dict(data: object, origin: str = "twin") -> DrEvent:
                 f"demand response event.{key}: {value!r} is not an ISO datetime with an offset"
             )
         times.append(instant)
-    return DrEvent(str(data["id"]), (DrInterval(times[0], times[1], data["level"]),), origin)
+    level = data.get("level", 0)
+    return DrEvent(
+        str(data["id"]), (DrInterval(times[0], times[1], level, data.get("limit_a")),), origin
+    )
