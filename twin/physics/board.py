@@ -438,7 +438,11 @@ class SimBoard:
                 if self._weld_reported and self._powered:
                     self._emit(RelayWelded(welded=False))
                 self._weld_reported = False
-                if self._contactor and not self._commanded_closed:
+                # the protections that could not open a welded contactor act now
+                tripping = self._faults & {BoardFault.GROUND_FAULT, BoardFault.SHORT_CIRCUIT}
+                if self._contactor and (
+                    not self._commanded_closed or not self.ground_present or tripping
+                ):
                     self._contactor = False
             self._settle(force_reading=fault is BoardFault.OVER_TEMPERATURE)
 
