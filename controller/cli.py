@@ -13,6 +13,7 @@ from typing import Any
 
 from controller import __version__
 from controller.config import ConfigError, TwinSection, load_config
+from controller.firmware_cli import add_firmware_parser, run_firmware
 from controller.log_format import setup_logging
 
 
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", required=True, help="SQLite file")
     serve.add_argument("--tokens", required=True, help="tokens file (docs/twin-api.md §1)")
 
+    add_firmware_parser(sub)
+
     sim = sub.add_parser("sim", help="act on the simulated charger of `mq200 run --sim`")
     sim.add_argument("--url", default="http://127.0.0.1:8080")
     sim.add_argument("--token", required=True, help="a client token (printed at start, in tokens.json)")
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "sim":
             return _sim(args)
+        if args.command == "firmware":
+            return run_firmware(args)
     except (ConfigError, ValueError) as exc:
         print(f"mq200: {exc}", file=sys.stderr)
         return 2

@@ -35,6 +35,8 @@ from controller.discovery import Advertiser, lan_addresses, service_info
 from controller.hal.messages import BoardCommand
 from controller.hal.serial_link import SerialBoardLink
 from controller.portal import mount_portal
+from controller.portal.service import PENDING_SERIAL_KEY
+from controller.portal.startup import apply_stored_settings
 from controller.storage import Storage
 from controller.tokens import DeviceTokens, ensure_tokens_file
 from controller.twin_bridge import TwinBridge
@@ -123,7 +125,12 @@ class Daemon:
         db_path = Path(cfg.daemon.database)
         db_path.parent.mkdir(parents=True, exist_ok=True)
         storage = Storage(db_path)
+        pending_serial = storage.get_json(PENDING_SERIAL_KEY)  # changed in the portal
+        if isinstance(pending_serial, str) and pending_serial:
+            cfg.identity.serial_number = pending_serial
         device_id = cfg.identity.serial_number
+        for problem in apply_stored_settings(cfg, storage):  # the portal's * settings
+            log.error("%s", problem)
         self.tokens = ensure_tokens_file(cfg.twin.tokens_file, device_id, cfg.station.time_zone)
         self.registry = load_tokens(cfg.twin.tokens_file).tokens
 

@@ -63,6 +63,7 @@ class TwinBridge:
     def start(self) -> None:
         self.station.on_change(self._on_change)
         self.station.on_event(self._on_event)
+        self.station.on_settings(lambda _settings: self.push())
         self.push()
         self.link.on_desired(self._on_desired)
 

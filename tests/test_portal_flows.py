@@ -195,12 +195,26 @@ async def test_ocpp_keys_and_communication(tmp_path: Path) -> None:
             _, page, _ = await client.get("/portal/ocpp")
             assert "s3cret-pass" not in page and "reboot" in page
             assert svc.extra.get("ocpp")["basic_auth_password"] == "s3cret-pass"
-            # communication: gateway mode makes the LLM table show this station
+            # communication: gateway mode is saved now and used from the next start on
             comm = svc.extra.get("communication")
             form = {"section": "network", "network_mode": "Gateway",
                     "connectivity": str(comm["connectivity"]), "group_use_external_gateway": "off"}
             assert (await client.post("/portal/communication", form))[0] == 303
-            assert svc.llm().rows and svc.llm().rows[0].serial_number == svc.serial_number
+            assert svc.extra.get("communication")["network_mode"] == "Gateway"
+            from controller.config import Config
+            from controller.portal.startup import apply_stored_settings
+
+            next_start = Config()
+            next_start.load_management = next_start.load_management.apply(
+                {"group_secret": "a-long-shared-group-secret"})
+            assert apply_stored_settings(next_start, svc.station.storage) == []
+            assert next_start.load_management.network_mode.value == "gateway"
+            assert next_start.ocpp.central_system_url == "wss://cs.example/ocpp"
+            assert next_start.ocpp.basic_auth_password == "s3cret-pass"
+            without_secret = Config()
+            problems = apply_stored_settings(without_secret, svc.station.storage)
+            assert problems and "group_secret" in problems[0]
+            assert without_secret.load_management.network_mode.value == "direct"
             form["connectivity"] = "Carrier pigeon"
             status, page, _ = await client.post("/portal/communication", form)
             assert status == 422 and err_of(page, "connectivity")

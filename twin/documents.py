@@ -268,7 +268,17 @@ class DemandResponseWish(_Strict):
         return self
 
 
-SettingValue = Annotated[str, StringConstraints(max_length=500)] | int | float | bool | None
+_ShortText = Annotated[str, StringConstraints(max_length=500)]
+# Scalars, plus the two structured station settings: tag lists and per-weekday hour windows.
+SettingValue = (
+    _ShortText
+    | int
+    | float
+    | bool
+    | None
+    | Annotated[list[_ShortText], Field(max_length=200)]
+    | Annotated[dict[Annotated[str, StringConstraints(max_length=16)], list[_ShortText]], Field(max_length=7)]
+)
 
 
 class DesiredDocument(_Strict):

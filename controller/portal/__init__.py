@@ -37,7 +37,8 @@ def mount_portal(app: web.Application, daemon: Daemon) -> None:
         simulated=daemon.sim is not None,
         bridge=daemon.bridge,
         restart=restart,
-        ocpp_config=getattr(daemon, "ocpp_config", None),
+        ocpp_config=daemon.ocpp_cp.config if daemon.ocpp_cp is not None else None,
+        llm_status=daemon.llm.status if daemon.llm is not None else None,
     )
     service = PortalService(host)
     service.start()

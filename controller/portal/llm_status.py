@@ -1,8 +1,9 @@
 """What the LLM Status page shows (SPEC §Local load management, status page).
 
-The group protocol between chargers is not running yet, so a gateway's table holds the one
-member it knows for sure: itself. A Direct station has no table. The page calls
-:func:`llm_status` each time the station changes, so it stays live.
+With the daemon's load-management service (:func:`from_group`) the table is the group's, as the
+gateway or client knows it; :func:`llm_status` is the fallback from the portal's own
+communication settings when no service is given (tests that build a portal without a daemon).
+The page asks each time the station changes, so it stays live.
 """
 
 from __future__ import annotations
@@ -63,3 +64,24 @@ def llm_status(
     row = LlmRow(1, serial, PORTAL_ADDRESS["Gateway"], wire, requested, snap.offered_a,
                  (phases[0], phases[1], phases[2]))
     return LlmStatus(mode, True, "online", "running", active, 1, 1, group_id, [row])
+
+
+def from_group(status: Any, network_letter: str) -> LlmStatus:
+    """The portal's view of :class:`controller.loadmgmt.status.LlmStatus`."""
+    mode = {"direct": "Direct", "gateway": "Gateway", "client": "Client"}.get(
+        str(status.network_mode), str(status.network_mode)
+    )
+    rows = [
+        LlmRow(
+            row.index, row.serial, row.lan_ip, row.wire_type, float(row.requested_a),
+            float(row.allowed_a),
+            (float(row.phase_a.get("L1", 0.0)), float(row.phase_a.get("L2", 0.0)),
+             float(row.phase_a.get("L3", 0.0))),
+        )
+        for row in status.rows
+    ]
+    return LlmStatus(
+        mode, bool(status.enabled), str(status.network_status), str(status.gateway_status),
+        _ACTIVE_DEVICE.get(network_letter, "offline"), int(status.connected), int(status.total),
+        str(status.group_id), rows,
+    )

@@ -24,7 +24,7 @@ from controller.portal.firmware import (
     load_public_key,
 )
 from controller.portal.live import LiveHub
-from controller.portal.llm_status import LlmStatus, llm_status
+from controller.portal.llm_status import LlmStatus, from_group, llm_status
 from controller.portal.network_report import NetworkReport, simulated_report
 from controller.portal.power_history import PowerHistory
 from controller.portal.sessions import SessionStore
@@ -54,6 +54,7 @@ class PortalHost:
     bridge: TwinBridge | None
     restart: Callable[[], None]  # real reboot: the service manager starts us again
     ocpp_config: ConfigurationStore | None = None
+    llm_status: Callable[[], Any] | None = None  # the daemon's load-management status
 
 
 def stored_serial_number(station: Station) -> str | None:
@@ -142,6 +143,8 @@ class PortalService:
         ]
 
     def llm(self) -> LlmStatus:
+        if self.host.llm_status is not None:
+            return from_group(self.host.llm_status(), self.station.settings.network)
         return llm_status(self.extra.get("communication"), self.station.snapshot(),
                           self.serial_number, self.station.settings.network)
 

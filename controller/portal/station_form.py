@@ -126,18 +126,11 @@ def submit_station_section(
     if dip is not None and not dip.factory_reset and isinstance(fw, int) and fw > dip.max_a:
         raise FormErrors({"max_amperage_fw_a": f"{fw} A is above the DIP switch max of {dip.max_a} A"})
 
-    scalars = {k: v for k, v in changes.items() if isinstance(v, (str, int, float, bool))}
-    structured = {k: v for k, v in changes.items() if k not in scalars}
-    if scalars:
+    if changes:
         if service is None:
-            _apply_direct(station, scalars, section)
+            _apply_direct(station, changes, section)
         else:
-            _through_twin(station, service, scalars, user, section)
-    if structured:
-        # The twin's desired.settings holds scalar values only (twin/documents.py), so nested
-        # settings such as the hours of operation are applied to the station directly; the
-        # bridge reports them back in reported.settings all the same.
-        _apply_direct(station, structured, section)
+            _through_twin(station, service, changes, user, section)
     return SubmitResult(
         changed=sorted(changes),
         reboot_needed=sorted(k for k in changes if k in REBOOT_REQUIRED),
