@@ -34,7 +34,7 @@ from controller.loadmgmt.allocation import Policy
 from controller.discovery import Advertiser, lan_addresses, service_info
 from controller.hal.messages import BoardCommand
 from controller.hal.serial_link import SerialBoardLink
-from controller.portal import mount_portal
+from controller.portal import PORTAL_SERVICE_KEY, mount_portal
 from controller.portal.service import PENDING_SERIAL_KEY
 from controller.portal.startup import apply_stored_settings
 from controller.storage import Storage
@@ -159,6 +159,9 @@ class Daemon:
         self.bridge = TwinBridge(self.station, self.device_link, identity)
         self.bridge.commands["reboot_request"] = self._reboot_command
         self.bridge.commands["llm_policy"] = self._llm_policy_command
+        self.bridge.commands["firmware_install"] = lambda _k, _v: (
+            "firmware is installed from a signed image on the portal's Firmware Upgrade page"
+        )
         self.bridge.reported_hooks.append(self._report_load_management)
         self.bridge.reported_hooks.append(self._report_ev)
         # schedules, goals, hours, DR and pricing take their desired keys before the first delivery
@@ -197,6 +200,8 @@ class Daemon:
         self.port = int(sock.getsockname()[1])
         self.app = self._make_app()
         await self._mount_voice(self.app)
+        self.bridge.reported_hooks.append(self._report_portal)
+        self.bridge.push()
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
@@ -320,6 +325,14 @@ class Daemon:
         """The EV's state of charge where the charger can know it (the simulated EV)."""
         ev = self.pty.board.ev if self.pty is not None else None
         return ev.soc if ev is not None else None
+
+    def _report_portal(self, reported: dict[str, Any]) -> None:
+        """Whether a portal user still has the initial password from the label (a repair in HA)."""
+        service = self.app.get(PORTAL_SERVICE_KEY) if self.app is not None else None
+        if service is None:
+            return
+        users = [service.accounts.get(name) for name in ("admin", "maintain")]
+        reported["portal"] = {"initial_password": any(u is not None and u.must_change for u in users)}
 
     def _report_ev(self, reported: dict[str, Any]) -> None:
         ev = self.pty.board.ev if self.pty is not None else None

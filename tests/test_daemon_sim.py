@@ -37,6 +37,8 @@ async def test_plug_tag_charge_pause_and_restart_keeps_energy(tmp_path: Path) ->
             state = await wait_for(client, lambda s: s.reported.get("status") == "Available")
             assert state.device_id == "MQ200-TEST0001"
             assert state.reported["dip_max_a"] == 32
+            assert state.reported["portal"]["initial_password"] is True  # a repair in HA
+            assert state.reported["model"] == "MQ 200"
             await daemon.sim("plug", {"soc": 0.3, "battery_kwh": 75, "max_a": 48})
             await wait_for(client, lambda s: s.reported.get("status") == "Preparing")
             await daemon.sim("tag", {"uid": "ABCD1234"})
