@@ -305,6 +305,8 @@ class Daemon:
             station_max_amps=float(self.station.dip.max_a if self.station.dip else 50),
         )
         port = CorePort(self.station, self.request_reboot)
+        if self.scheduling is not None:
+            port.on_central_hours = self.scheduling.hours.set_central_hours
         self.ocpp_cp = OcppChargePoint(settings, self.clock, port, open_database(db_path))
         port.events = self.ocpp_cp
         self.station.authorizer = port  # tags now go through OCPP's authorization rules

@@ -86,6 +86,16 @@ async def test_remote_start_and_unplug_stop(tmp_path: Path) -> None:
             start = await cs.wait_call("StartTransaction", timeout=15)
             assert start["params"]["idTag"] == "APPUSER1"
             await wait_for(client, lambda s: s.reported.get("status") == "Charging")
+            # hours of operation sent by the central system supersede the station's defaults
+            bad = await cs.call("ChangeConfiguration", {"key": "MQ200HoursOfOperation", "value": "mon=25:00"})
+            assert bad["result"]["status"] == "Rejected"
+            closed = ";".join(f"{d}=0000-0001" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+            ok = await cs.call("ChangeConfiguration", {"key": "MQ200HoursOfOperation", "value": closed})
+            assert ok["result"]["status"] == "Accepted"
+            state = await wait_for(client, lambda s: s.reported.get("limit_source") == "hours")
+            assert state.reported["status"] == "SuspendedEVSE"
+            await cs.call("ChangeConfiguration", {"key": "MQ200HoursOfOperation", "value": ""})
+            await wait_for(client, lambda s: s.reported.get("status") == "Charging")
             await daemon.sim("unplug")
             stop = await cs.wait_call("StopTransaction", timeout=15)
             assert stop["params"]["reason"] == "EVDisconnected"

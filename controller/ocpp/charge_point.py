@@ -71,6 +71,7 @@ CORE_KEYS = (
     "UnlockConnectorOnEVSideDisconnect",
     "LightIntensity",
     "BlinkRepeat",
+    "MQ200HoursOfOperation",
 )
 _OCPP16_CODES = {"FormatViolation": "FormationViolation",
                  "OccurrenceConstraintViolation": "OccurenceConstraintViolation"}

@@ -7,6 +7,7 @@ before the caller acts on it, so a rejected or interrupted change leaves the old
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -47,6 +48,23 @@ class ChangeResult(str, enum.Enum):
     NOT_SUPPORTED = "NotSupported"
 
 
+_DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
+_HHMM = r"([01]\d|2[0-3])[0-5]\d"
+HOURS_PATTERN = rf"({_DAY}={_HHMM}-{_HHMM}(;{_DAY}={_HHMM}-{_HHMM})*)?"
+
+
+def parse_hours(value: str) -> dict[str, list[str]] | None:
+    """``mon=0700-2200;sat=0000-2359`` as the station's hours table; empty: none."""
+    if not value:
+        return None
+    table: dict[str, list[str]] = {}
+    for part in value.split(";"):
+        day, _, window = part.partition("=")
+        start, _, end = window.partition("-")
+        table[day] = [start, end]
+    return table
+
+
 @dataclass(frozen=True)
 class KeyDefinition:
     name: str
@@ -58,6 +76,8 @@ class KeyDefinition:
     choices: tuple[str, ...] = ()  # allowed items of a CSL (or allowed strings)
     max_items_key: str | None = None  # key holding the CSL's maximum length
     reboot_required: bool = False
+    pattern: str | None = None  # a STRING's whole value must match this regular expression
+    pattern_hint: str = ""
 
     def check(self, value: str, max_items: int | None) -> str:
         """Return the normalised value or raise ValueError naming the problem."""
@@ -88,6 +108,8 @@ class KeyDefinition:
             raise ValueError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
         if len(value) > 500:
             raise ValueError(f"{self.name}: value longer than 500 characters")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ValueError(f"{self.name}: {value!r} is not {self.pattern_hint or 'well formed'}")
         return value
 
 
@@ -164,6 +186,9 @@ KEYS: dict[str, KeyDefinition] = {
              readonly=True),
         KeyDefinition("MQ200RemoteServiceType", "OCPP", KeyType.STRING, choices=("APP", "OCPP"),
                       reboot_required=True),
+        # Hours of operation from the central system; they supersede the station's defaults.
+        KeyDefinition("MQ200HoursOfOperation", "", KeyType.STRING, pattern=HOURS_PATTERN,
+                      pattern_hint="empty or day=HHMM-HHMM;... (e.g. mon=0700-2200;sat=0000-2359)"),
     )
 }
 

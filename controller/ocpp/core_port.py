@@ -13,6 +13,7 @@ from collections.abc import Callable
 from controller.charging.authorization import AuthCallback, AuthResult, AuthStatus
 from controller.charging.station import Station, StationEvent, StationSnapshot
 from controller.charging.status import ChargerStatus
+from controller.ocpp.config_keys import parse_hours
 from controller.ocpp.station_port import (
     AuthorizationAnswer,
     ConnectorStatus,
@@ -36,6 +37,8 @@ class CorePort:
         self.events: StationEvents | None = None
         self._pending: dict[str, AuthCallback] = {}
         self._last_status: StatusReport | None = None
+        # hours of operation from the central system (None withdraws them); set by the daemon
+        self.on_central_hours: Callable[[dict[str, list[str]] | None], None] | None = None
         station.on_change(self._on_change)
         station.on_event(self._on_event)
 
@@ -98,6 +101,13 @@ class CorePort:
         return True
 
     def apply_setting(self, key: str, value: str) -> None:
+        if key == "MQ200HoursOfOperation":
+            if self.on_central_hours is not None:
+                try:
+                    self.on_central_hours(parse_hours(value))
+                except ValueError as exc:
+                    log.warning("hours of operation from the central system refused: %s", exc)
+            return
         changes: dict[str, object] = {}
         if key == "ConnectionTimeOut":
             changes["ev_connect_timeout_s"] = int(value)
