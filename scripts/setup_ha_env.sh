@@ -10,7 +10,10 @@ VENV=.venv-ha
 PY313="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")/versions/3.13.0/bin/python"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mq200-ha-env"
 CONSTRAINTS="$CACHE/package_constraints-$HA_VERSION.txt"
-STAMP="$VENV/.installed-$HA_VERSION-$PHCC_VERSION-3"
+STAMP="$VENV/.installed-$HA_VERSION-$PHCC_VERSION-4"
+# The HomeKit Bridge test (tests/ha/test_homekit_bridge.py) sets up HA's own homekit
+# integration: its requirements, exactly as its manifest in homeassistant $HA_VERSION pins them.
+HOMEKIT_REQUIREMENTS=("HAP-python==4.9.2" "fnv-hash-fast==1.4.0" "PyQRCode==1.2.1" "base36==0.1.1")
 
 if [ ! -x "$PY313" ]; then
     echo "setup_ha_env: Python 3.13.0 not found at $PY313 (install it with pyenv)" >&2
@@ -45,7 +48,8 @@ fi
 
 echo "setup_ha_env: installing homeassistant==$HA_VERSION," \
      "pytest-homeassistant-custom-component==$PHCC_VERSION, pytest-cov, the frontend" \
-     "(for make demo-ha) and playwright (its screenshot), all under HA's constraints"
+     "(for make demo-ha), playwright (its screenshot) and the homekit integration's" \
+     "requirements, all under HA's constraints"
 $UV pip install --python "$VENV/bin/python" --no-python-downloads --compile-bytecode -q \
     -c "$CONSTRAINTS" \
     "homeassistant==$HA_VERSION" \
@@ -53,7 +57,8 @@ $UV pip install --python "$VENV/bin/python" --no-python-downloads --compile-byte
     pytest-cov \
     mypy \
     home-assistant-frontend \
-    playwright
+    playwright \
+    "${HOMEKIT_REQUIREMENTS[@]}"
 rm -f "$VENV"/.installed-*
 touch "$STAMP"
 echo "setup_ha_env: done ($VENV: $("$VENV/bin/python" --version)," \

@@ -354,12 +354,14 @@ async def test_restarted_controller_catches_up_with_a_running_board() -> None:
         pty.plug(EVSpec(), soc=0.4)
         with tempfile.TemporaryDirectory() as tmp:
             storage = Storage(Path(tmp) / "c.db")
-            charging = asyncio.Event()
+            charging = asyncio.Event()  # the board itself has closed the contactor
+            pty.add_command_listener(
+                lambda cmd: charging.set() if isinstance(cmd, SetContactor) and cmd.closed else None
+            )
             for attempt in range(2):  # the second controller starts while the board runs on
                 port = Port()
                 settings = StationSettings(plug_and_charge_id="PNC-0001", resume_charge_after_reboot=True)
                 station = Station(clock, port, storage, settings, random.Random(attempt))
-                station.on_change(lambda snap: charging.set() if snap.contactor else None)
                 link = SerialBoardLink(pty.port_path, clock, station.handle_board_event)
                 link.open()
                 port.link = link

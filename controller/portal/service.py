@@ -55,6 +55,7 @@ class PortalHost:
     restart: Callable[[], None]  # real reboot: the service manager starts us again
     ocpp_config: ConfigurationStore | None = None
     llm_status: Callable[[], Any] | None = None  # the daemon's load-management status
+    client_token: str | None = None  # the twin's client token, for POST /portal/api/token
 
 
 def stored_serial_number(station: Station) -> str | None:

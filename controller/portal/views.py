@@ -30,6 +30,7 @@ from controller.portal.service import PortalService, stored_serial_number
 from controller.portal.sessions import COOKIE_NAME, ActiveSession, csrf_matches
 from controller.portal.station_form import SECTIONS, current_values, submit_station_section
 from controller.portal.throttle import LoginThrottle
+from controller.portal.token_api import TOKEN_PATH, add_token_route
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ SERVICE_KEY = web.AppKey("portal_service", PortalService)
 THROTTLE_KEY = web.AppKey("portal_throttle", LoginThrottle)
 LOGIN_COOKIE = "mq200_login"
 PREFIX = "/portal"
-PUBLIC_PATHS = frozenset({f"{PREFIX}/login"})
+# The token API checks credentials itself (JSON, no cookie session: no CSRF; see token_api).
+PUBLIC_PATHS = frozenset({f"{PREFIX}/login", f"{PREFIX}{TOKEN_PATH}"})
 ALLOWED_BEFORE_CHANGE = frozenset({f"{PREFIX}/password", f"{PREFIX}/logout"})
 ADMIN_PREFIX = f"{PREFIX}/security"
 MULTIPART_CSRF_IN_BODY = frozenset({f"{PREFIX}/maintenance/firmware"})
@@ -863,6 +865,7 @@ def build_portal_app(service: PortalService) -> web.Application:
     app[THROTTLE_KEY] = LoginThrottle(service.clock)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
+    add_token_route(app, service, app[THROTTLE_KEY])
 
     async def close_streams(_app: web.Application) -> None:
         service.hub.close_all()

@@ -1,4 +1,5 @@
-"""UI setup: host/port + client token, zeroconf discovery, reauthentication, reconfiguration."""
+"""UI setup: host/port + client token (or the portal's admin credentials, which fetch it),
+zeroconf discovery, reauthentication, reconfiguration."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     TextSelector,
@@ -22,8 +24,10 @@ from .api import (
     Mq200AuthenticationError,
     Mq200Client,
     Mq200Error,
+    Mq200PortalLoginError,
+    fetch_client_token,
 )
-from .const import CONF_TOKEN, DOMAIN, LOGGER, ZEROCONF_SERIAL_KEY
+from .const import CONF_PORTAL, CONF_TOKEN, DEFAULT_PORTAL_USER, DOMAIN, LOGGER, ZEROCONF_SERIAL_KEY
 
 _TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _PORT = vol.All(vol.Coerce(int), vol.Range(min=1, max=65535))
@@ -37,6 +41,35 @@ def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
             vol.Required(CONF_TOKEN): _TOKEN_SELECTOR,
         }
     )
+
+
+# Setup takes the token, or (folded away below it) the portal's admin credentials to fetch it.
+# One form rather than a menu, so a setup that posts host/port/token keeps working.
+_SETUP_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_HOST): str,
+        vol.Required(CONF_PORT, default=DEFAULT_PORT): _PORT,
+        vol.Optional(CONF_TOKEN): _TOKEN_SELECTOR,
+        vol.Optional(CONF_PORTAL): section(
+            vol.Schema(
+                {
+                    vol.Optional(CONF_USERNAME, default=DEFAULT_PORTAL_USER): str,
+                    vol.Optional(CONF_PASSWORD): _TOKEN_SELECTOR,
+                }
+            ),
+            {"collapsed": True},
+        ),
+    }
+)
+
+#: Portal refusals (``Mq200PortalLoginError.code``) → the setup form's error keys.
+_PORTAL_ERRORS = {
+    "invalid_credentials": "invalid_credentials",
+    "initial_password": "initial_password",
+    "not_admin": "not_admin",
+    "locked": "too_many_attempts",
+    "rate_limited": "too_many_attempts",
+}
 
 
 class Mq200ConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -62,23 +95,53 @@ class Mq200ConfigFlow(ConfigFlow, domain=DOMAIN):
             return None, {"base": "cannot_connect"}
         return state, {}
 
+    async def _token_from(
+        self, host: str, port: int, user_input: Mapping[str, Any]
+    ) -> tuple[str | None, dict[str, str]]:
+        """The token typed in, or the one the portal gives for the credentials."""
+        token: str = user_input.get(CONF_TOKEN, "").strip()
+        portal: Mapping[str, Any] = user_input.get(CONF_PORTAL) or {}
+        password: str = portal.get(CONF_PASSWORD, "")
+        if bool(token) == bool(password):
+            return None, {"base": "token_or_credentials"}
+        if token:
+            return token, {}
+        username = str(portal.get(CONF_USERNAME) or DEFAULT_PORTAL_USER).strip()
+        try:
+            fetched = await fetch_client_token(
+                async_get_clientsession(self.hass), host, port, username, password
+            )
+        except Mq200PortalLoginError as err:
+            LOGGER.debug("the portal at %s:%s refused %r: %s", host, port, username, err.message)
+            return None, {"base": _PORTAL_ERRORS.get(err.code, "invalid_credentials")}
+        except Mq200Error as err:
+            LOGGER.debug("cannot fetch the token from %s:%s: %s", host, port, err)
+            return None, {"base": "cannot_connect"}
+        return fetched, {}
+
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         if user_input is not None:
-            state, errors = await self._validate(
-                user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_TOKEN]
-            )
-            if state is not None:
-                await self.async_set_unique_id(state.serial)
-                self._abort_if_unique_id_configured(
-                    updates={CONF_HOST: user_input[CONF_HOST], CONF_PORT: user_input[CONF_PORT]}
-                )
-                return self.async_create_entry(title=f"MQ 200 {state.serial}", data=user_input)
+            host, port = user_input[CONF_HOST], user_input[CONF_PORT]
+            token, errors = await self._token_from(host, port, user_input)
+            if token is not None:
+                state, errors = await self._validate(host, port, token)
+                if state is not None:
+                    await self.async_set_unique_id(state.serial)
+                    self._abort_if_unique_id_configured(
+                        updates={CONF_HOST: host, CONF_PORT: port}
+                    )
+                    return self.async_create_entry(
+                        title=f"MQ 200 {state.serial}",
+                        data={CONF_HOST: host, CONF_PORT: port, CONF_TOKEN: token},
+                    )
+        suggested = dict(user_input or {})
+        suggested.pop(CONF_PORTAL, None)  # never hand a password back to the form
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(_user_schema({}), user_input),
+            data_schema=self.add_suggested_values_to_schema(_SETUP_SCHEMA, suggested),
             errors=errors,
         )
 

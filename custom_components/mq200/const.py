@@ -10,6 +10,9 @@ DOMAIN: Final = "mq200"
 LOGGER = logging.getLogger(__package__)
 
 CONF_TOKEN: Final = "token"
+#: Setup form section with the portal's credentials (to fetch the token instead of typing it).
+CONF_PORTAL: Final = "portal"
+DEFAULT_PORTAL_USER: Final = "admin"
 ZEROCONF_SERIAL_KEY: Final = "serial"
 
 MANUFACTURER: Final = "MQ"

@@ -14,7 +14,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 
 from .actions import run_write
-from .api import DepartureGoal, OneOffWindow, PriceEntry
+from .api import KEEP, DepartureGoal, Keep, OneOffWindow, PriceEntry
 from .const import ACTION_WINDOW_PREFIX, ATTR_CONFIG_ENTRY_ID, DOMAIN
 from .coordinator import Mq200Coordinator
 
@@ -49,6 +49,7 @@ SCHEMA_SET_DEMAND_RESPONSE = vol.Schema(
         vol.Optional("limit"): vol.All(vol.Coerce(int), vol.Range(min=0, max=80)),
         vol.Optional("until"): cv.datetime,
         vol.Optional("opt_out"): cv.boolean,
+        vol.Optional("end_event"): cv.boolean,
     }
 )
 _PRICE = vol.Schema(
@@ -131,13 +132,22 @@ async def _clear(c: Mq200Coordinator, data: dict[str, Any]) -> int:
 
 
 async def _demand_response(c: Mq200Coordinator, data: dict[str, Any]) -> int:
-    if not {"limit", "until", "opt_out"} & set(data):
+    """``limit`` [+ ``until``] starts the local event, ``end_event`` ends it; ``opt_out`` alone
+    leaves it as it is."""
+    end_event = bool(data.get("end_event"))
+    if not ({"limit", "until", "opt_out"} & set(data) or end_event):
         raise _invalid("demand_response_empty")
     if "until" in data and "limit" not in data:
         raise _invalid("demand_response_until_needs_limit")
+    if end_event and "limit" in data:
+        raise _invalid("demand_response_limit_or_end")
+    now = dt_util.utcnow()
     until = _aware(data["until"]) if "until" in data else None
+    if until is not None and until <= now:
+        raise _invalid("demand_response_until_past")
+    limit_a: int | None | Keep = None if end_event else data.get("limit", KEEP)
     return await c.client.set_demand_response(
-        opt_out=data.get("opt_out"), limit_a=data.get("limit"), until=until
+        now=now, opt_out=data.get("opt_out"), limit_a=limit_a, until=until
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import subprocess
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from .twin_harness import REPO, free_port
 MQ200 = Path(os.environ.get("MQ200_BIN", REPO / ".venv" / "bin" / "mq200"))
 E2E_SERIAL = "MQ200-00E2E001"
 E2E_TAG = "04A1B2C3"
+LABEL_FILE = "initial-passwords.txt"
+_LOGIN_CSRF = re.compile(r'name=login_csrf value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 CONFIG = f"""
 [daemon]
@@ -101,3 +105,36 @@ class SimController:
     async def twin_state(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("GET", "/api/v1/state")
         return result
+
+    # ------------------------------------------------------------------ the web portal
+
+    def initial_password(self, user: str) -> str:
+        """The portal password printed on the charger's label (``initial-passwords.txt``)."""
+        for line in (self.data_dir / LABEL_FILE).read_text(encoding="utf-8").splitlines()[1:]:
+            name, _, password = line.partition(": ")
+            if name == user:
+                return password
+        raise AssertionError(f"no {user} in {self.data_dir / LABEL_FILE}")
+
+    async def change_portal_password(self, user: str, new: str) -> None:
+        """Log in with the label's password and pass the portal's forced first change, like a
+        browser: the login form's token, the session cookie, the change form's CSRF token."""
+        base = f"http://{self.host}:{self.port}/portal"
+        current = self.initial_password(user)
+        jar = aiohttp.CookieJar(unsafe=True)  # cookies for an IP-address host
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            async with browser.get(f"{base}/login") as resp:
+                found = _LOGIN_CSRF.search(await resp.text())
+            assert found, "no login form token"
+            async with browser.post(f"{base}/login", allow_redirects=False, data={
+                "login_csrf": found.group(1), "username": user, "password": current, "next": "",
+            }) as resp:
+                assert resp.status == 303 and resp.headers["Location"] == "/portal/password", (
+                    resp.status, await resp.text())
+            async with browser.get(f"{base}/password") as resp:
+                found = _CSRF.search(await resp.text())
+            assert found, "no CSRF token on the password form"
+            async with browser.post(f"{base}/password", allow_redirects=False, data={
+                "csrf": found.group(1), "current": current, "new": new, "confirm": new,
+            }) as resp:
+                assert resp.status == 303, (resp.status, await resp.text())

@@ -5,6 +5,7 @@ gapped deltas, bad frames, error replies. The peer is a scripted server on 127.0
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -16,7 +17,9 @@ from custom_components.mq200.api import (
     Mq200AuthenticationError,
     Mq200Client,
     Mq200ConnectionError,
+    Mq200PortalLoginError,
     Mq200RequestError,
+    fetch_client_token,
 )
 
 from .twin_harness import free_port
@@ -105,11 +108,58 @@ async def test_http_errors_are_typed(socket_enabled: None) -> None:
             assert err.value.code == "invalid_patch" and err.value.details[0].key == "x"
             with pytest.raises(Mq200AuthenticationError):
                 await client.listen(lambda _s: None)
+            now = datetime.now(UTC)
             with pytest.raises(ValueError, match="give opt_out"):
-                await client.set_demand_response()
+                await client.set_demand_response(now=now)
+            for kwargs, match in (
+                ({"now": now.replace(tzinfo=None)}, "now must be timezone-aware"),
+                ({"now": now, "until": now}, "until needs limit_a"),
+                ({"now": now, "limit_a": None, "until": now}, "None ends the event"),
+                ({"now": now, "limit_a": 6, "until": now.replace(tzinfo=None)},
+                 "until must be timezone-aware"),
+                ({"now": now, "limit_a": 6, "until": now - timedelta(seconds=5)}, "not after now"),
+            ):
+                with pytest.raises(ValueError, match=match):
+                    await client.set_demand_response(**kwargs)
             await client.disconnect()
     finally:
         await runner.cleanup()
+
+
+async def test_portal_token_answers_that_are_not_a_token(socket_enabled: None) -> None:
+    """Anything but a refusal with a reason or a token is "cannot connect" (not our portal)."""
+    answers = iter([
+        (200, "<html>router login</html>"),
+        (503, json.dumps({"error": {"code": "unavailable", "message": "no token here"}})),
+        (200, json.dumps({"token": ""})),
+        (401, json.dumps({"detail": "who are you"})),
+        (429, json.dumps({"error": {"code": "locked", "message": "locked for 5 more min"}})),
+    ])
+    bodies: list[Any] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        status, text = next(answers)
+        return web.Response(status=status, text=text, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/portal/api/token", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            for match in ("without a JSON object", "no token here", "gave no token",
+                          "without a JSON object|gave no token"):
+                with pytest.raises(Mq200ConnectionError, match=match):
+                    await fetch_client_token(session, "127.0.0.1", port, "admin", "pw-123")
+            with pytest.raises(Mq200PortalLoginError) as err:
+                await fetch_client_token(session, "127.0.0.1", port, "admin", "pw-123")
+            assert err.value.code == "locked" and "5 more min" in err.value.message
+    finally:
+        await runner.cleanup()
+    assert bodies[0] == {"username": "admin", "password": "pw-123"}
 
 
 async def test_unreachable_websocket(socket_enabled: None) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
 import pytest
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import ATTR_ENTITY_ID, CONF_HOST, CONF_PORT
@@ -45,7 +47,8 @@ async def test_ha_sees_and_steers_the_simulated_charger(
     await hass.async_block_till_done()
     await wait_for(hass, lambda: entry.runtime_data.client._ws is not None)
     await wait_for_state(hass, f"sensor.{P}_status", "available", timeout=20)
-    assert hass.states.get(f"number.{P}_current_limit").attributes["max"] == 32
+    limit = hass.states.get(f"number.{P}_current_limit")
+    assert limit is not None and limit.attributes["max"] == 32
 
     # Plug the simulated EV in and present a card: the entities follow.
     await controller.sim("plug", {"soc": 0.4, "battery_kwh": 60, "max_a": 32})
@@ -61,7 +64,10 @@ async def test_ha_sees_and_steers_the_simulated_charger(
     await hass.services.async_call("switch", "turn_off",
                                    {ATTR_ENTITY_ID: f"switch.{P}_charging_enabled"}, blocking=True)
 
-    reported = lambda: entry.runtime_data.state.reported  # noqa: E731
+    def reported() -> dict[str, Any]:
+        current: dict[str, Any] = entry.runtime_data.state.reported
+        return current
+
     await wait_for(hass, lambda: reported().get("contactor") is False, timeout=20)
     assert (await controller.board())["contactor"] is False
     await wait_for_state(hass, f"binary_sensor.{P}_charging", "off", timeout=20)
@@ -76,7 +82,38 @@ async def test_ha_sees_and_steers_the_simulated_charger(
                          lambda s: s.state not in ("unknown", "unavailable") and float(s.state) == 16,
                          timeout=30)
 
-    # Schedule a window: it lands in the twin and the controller acknowledges it.
+    # A demand-response event from HA: the controller's demand_response limit source binds
+    # with the asked amps and the simulated pilot offers them.
+    until = dt_util.now().replace(microsecond=0) + timedelta(hours=1)
+    await hass.services.async_call(
+        DOMAIN, "set_demand_response",
+        {"config_entry_id": entry.entry_id, "limit": 10, "until": until}, blocking=True,
+    )
+
+    def dr_limit() -> dict[str, Any] | None:
+        return next((lim for lim in reported().get("limits", [])
+                     if lim.get("source") == "demand_response"), None)
+
+    await wait_for(hass, lambda: (dr_limit() or {}).get("amps") == 10, timeout=20)
+    assert reported()["desired_status"]["demand_response"]["state"] == "applied"
+    await wait_for_state(hass, f"binary_sensor.{P}_demand_response_event", "on", timeout=20)
+    await wait_for_state(hass, f"sensor.{P}_offered_current",
+                         lambda s: s.state not in ("unknown", "unavailable") and float(s.state) == 10,
+                         timeout=30)
+    assert (await controller.board())["offered_a"] == pytest.approx(10, abs=0.1)
+    events = reported()["demand_response"]["events"]
+    assert [(e["id"], e["origin"]) for e in events] == [("home-assistant", "twin")]
+    assert dt_util.parse_datetime(events[0]["end"]) == until
+
+    # Ending it from HA removes the event (charging comes back after the random delay).
+    await hass.services.async_call(
+        DOMAIN, "set_demand_response",
+        {"config_entry_id": entry.entry_id, "end_event": True}, blocking=True,
+    )
+    await wait_for(hass, lambda: reported()["demand_response"]["events"] == [], timeout=20)
+    assert "resuming in" in (dr_limit() or {}).get("reason", "")
+
+    # Schedule a window: it lands in the twin, the controller applies it and reports it.
     start = dt_util.now().replace(second=0, microsecond=0) + timedelta(hours=6)
     await hass.services.async_call(
         DOMAIN, "schedule_charging",
@@ -93,10 +130,14 @@ async def test_ha_sees_and_steers_the_simulated_charger(
     assert len(state["desired"]["schedules"]) == 1
     window = state["desired"]["schedules"][0]
     assert window["start"] == start.isoformat()
-    # The controller's verdict is in the twin for every client to see (applied once the
-    # controller's schedule source takes desired.schedules; a reason when it rejects).
-    verdict = state["reported"]["desired_status"]["schedules"]
-    assert verdict["state"] == "applied" or verdict["reason"]
+    assert state["reported"]["desired_status"]["schedules"]["state"] == "applied"
+    schedule = state["reported"]["schedule"]
+    assert schedule["windows"] == 1 and schedule["restricting"] is True
+    assert schedule["active"] is False
+    assert [d["id"] for d in schedule["definitions"]] == [window["id"]]
+    assert dt_util.parse_datetime(state["reported"]["next_start"]) == start
+    await wait_for_state(hass, f"sensor.{P}_next_scheduled_start",
+                         lambda s: dt_util.parse_datetime(s.state) == start, timeout=20)
 
     # The charger goes away: entities become unavailable; it comes back: they return.
     controller.stop()

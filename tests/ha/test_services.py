@@ -74,18 +74,43 @@ async def test_demand_response(
     hass: HomeAssistant, entry: MockConfigEntry, reported_twin: TwinServer
 ) -> None:
     until = dt_util.now().replace(microsecond=0) + timedelta(hours=1)
+    before = dt_util.utcnow().replace(microsecond=0)
     await _call(hass, entry, "set_demand_response", limit=8, until=until)
-    settings = (await reported_twin.desired())["settings"]
-    assert settings["dr_limit_a"] == 8
-    assert dt_util.parse_datetime(settings["dr_until"]) == until
+    desired = await reported_twin.desired()
+    event = desired["demand_response"]
+    assert set(event) == {"id", "start", "end", "limit_a"}
+    assert event["id"] == "home-assistant" and event["limit_a"] == 8
+    start = dt_util.parse_datetime(event["start"])
+    assert start is not None and start.utcoffset() == timedelta(0)
+    assert before <= start <= dt_util.utcnow()
+    assert dt_util.parse_datetime(event["end"]) == until
+    assert "settings" not in desired and "dr_opt_out" not in desired
+
+    # No end given: the event lasts 24 h; opting out in the same call writes both keys.
+    await _call(hass, entry, "set_demand_response", limit=0, opt_out=False)
+    desired = await reported_twin.desired()
+    event = desired["demand_response"]
+    assert event["limit_a"] == 0 and desired["dr_opt_out"] is False
+    start, end = dt_util.parse_datetime(event["start"]), dt_util.parse_datetime(event["end"])
+    assert start is not None and end is not None and end - start == timedelta(hours=24)
+
+    # opt_out alone leaves the event as it is; end_event removes it.
     await _call(hass, entry, "set_demand_response", opt_out=True)
-    assert (await reported_twin.desired())["dr_opt_out"] is True
-    with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, entry, "set_demand_response")
-    assert err.value.translation_key == "demand_response_empty"
-    with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, entry, "set_demand_response", until=until)
-    assert err.value.translation_key == "demand_response_until_needs_limit"
+    desired = await reported_twin.desired()
+    assert desired["dr_opt_out"] is True and desired["demand_response"] == event
+    await _call(hass, entry, "set_demand_response", end_event=True)
+    assert "demand_response" not in await reported_twin.desired()
+
+    for bad, key in (
+        ({}, "demand_response_empty"),
+        ({"end_event": False}, "demand_response_empty"),
+        ({"until": until}, "demand_response_until_needs_limit"),
+        ({"limit": 6, "end_event": True}, "demand_response_limit_or_end"),
+        ({"limit": 6, "until": until - timedelta(hours=2)}, "demand_response_until_past"),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await _call(hass, entry, "set_demand_response", **bad)
+        assert err.value.translation_key == key, bad
 
 
 async def test_push_prices_and_twin_rejection(

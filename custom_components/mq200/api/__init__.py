@@ -1,13 +1,15 @@
 """Typed async client for the MQ 200 twin API, shipped inside the integration."""
 
-from .client import DEFAULT_PORT, Mq200Client
+from .client import DEFAULT_PORT, KEEP, Keep, Mq200Client
 from .errors import (
     FieldIssue,
     Mq200AuthenticationError,
     Mq200ConnectionError,
     Mq200Error,
+    Mq200PortalLoginError,
     Mq200RequestError,
 )
+from .portal_token import fetch_client_token
 from .models import (
     WEEKDAYS,
     ChargerState,
@@ -25,6 +27,7 @@ from .models import (
 
 __all__ = [
     "DEFAULT_PORT",
+    "KEEP",
     "WEEKDAYS",
     "ChargerState",
     "ConnectorStatus",
@@ -32,15 +35,18 @@ __all__ = [
     "DepartureGoal",
     "FieldIssue",
     "GroupMember",
+    "Keep",
     "LoadManagementPolicy",
     "Mq200AuthenticationError",
     "Mq200Client",
     "Mq200ConnectionError",
     "Mq200Error",
+    "Mq200PortalLoginError",
     "Mq200RequestError",
     "OneOffWindow",
     "PriceEntry",
     "ScheduleWindow",
     "WeeklyWindow",
     "WhatIfAnswer",
+    "fetch_client_token",
 ]

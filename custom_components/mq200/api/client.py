@@ -9,8 +9,9 @@ import itertools
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any, Final
 
 import aiohttp
 from yarl import URL
@@ -46,8 +47,20 @@ SETTING_REBOOT_REQUEST = "reboot_request"
 SETTING_FAULT_RESET_REQUEST = "fault_reset_request"
 SETTING_FIRMWARE_INSTALL = "firmware_install"
 SETTING_LLM_POLICY = "llm_policy"
-SETTING_DR_LIMIT_A = "dr_limit_a"
-SETTING_DR_UNTIL = "dr_until"
+
+#: Id of the local demand-response event this integration writes (desired ``demand_response``).
+DEMAND_RESPONSE_EVENT_ID = "home-assistant"
+#: How long a local demand-response event lasts when no end is given.
+DEFAULT_DEMAND_RESPONSE_LENGTH = timedelta(hours=24)
+
+
+class Keep(Enum):
+    """Marker for "leave this desired key as it is" (``None`` already means "remove it")."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
 
 
 def _delta_from(msg: JsonObject) -> Delta:
@@ -185,21 +198,45 @@ class Mq200Client:
     async def set_demand_response(
         self,
         *,
+        now: datetime,
         opt_out: bool | None = None,
-        limit_a: int | None = None,
+        limit_a: int | None | Keep = KEEP,
         until: datetime | None = None,
     ) -> int:
-        """Opt in/out of utility events and/or impose a local event (limit until a time)."""
+        """Opt in/out of utility events and/or start or end a local event, in one patch.
+
+        ``limit_a`` amps (0 pauses) starts the local event (id ``home-assistant``) at ``now``
+        and ends it at ``until`` (default: 24 h later); ``None`` ends it; :data:`KEEP` (the
+        default) leaves it alone. ``now`` is the caller's clock (aware, any zone).
+        """
+        if now.tzinfo is None:
+            raise ValueError("set_demand_response: now must be timezone-aware")
         patch: JsonObject = {}
         if opt_out is not None:
             patch["dr_opt_out"] = opt_out
-        if limit_a is not None or until is not None:
-            patch["settings"] = {
-                SETTING_DR_LIMIT_A: limit_a,
-                SETTING_DR_UNTIL: None if until is None else until.isoformat(),
+        if limit_a is None:
+            if until is not None:
+                raise ValueError("set_demand_response: until needs limit_a (None ends the event)")
+            patch["demand_response"] = None
+        elif limit_a is not KEEP:
+            if until is not None and until.tzinfo is None:
+                raise ValueError("set_demand_response: until must be timezone-aware")
+            start = now.astimezone(UTC).replace(microsecond=0)
+            end = (until.astimezone(UTC) if until is not None
+                   else start + DEFAULT_DEMAND_RESPONSE_LENGTH)
+            if end <= start:
+                raise ValueError(
+                    f"set_demand_response: until {end.isoformat()} is not after now"
+                )
+            # level: null clears a level another client may have set on the same key (merge patch)
+            patch["demand_response"] = {
+                "id": DEMAND_RESPONSE_EVENT_ID, "start": start.isoformat(),
+                "end": end.isoformat(), "limit_a": limit_a, "level": None,
             }
+        elif until is not None:
+            raise ValueError("set_demand_response: until needs limit_a")
         if not patch:
-            raise ValueError("set_demand_response: give opt_out, limit_a or until")
+            raise ValueError("set_demand_response: give opt_out or limit_a")
         return await self._patch_desired(patch)
 
     async def request_reboot(self, at: datetime) -> int:

@@ -54,3 +54,16 @@ def parse_error_body(status: int, body: object, fallback: str) -> Mq200RequestEr
     return Mq200RequestError(
         status, str(err.get("code", "unknown")), str(err.get("message", fallback)), details
     )
+
+
+class Mq200PortalLoginError(Mq200AuthenticationError):
+    """The portal would not give the token for these credentials; ``code`` says why.
+
+    Codes (docs/home-assistant.md, "Controller contract"): ``invalid_credentials``,
+    ``not_admin``, ``initial_password``, ``locked``, ``rate_limited``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
