@@ -140,6 +140,8 @@ def test_temperature_derates_50a_above_45c() -> None:
     snap = h.station.snapshot()
     assert snap.offered_a == 40 and snap.limit_source == "temperature"
     h.meter(240.0, 39.0, temp=44.0)
+    assert h.station.snapshot().offered_a == 40  # hysteresis: not back until below 43 °C
+    h.meter(240.0, 39.0, temp=42.5)
     assert h.station.snapshot().offered_a == 50
 
 

@@ -310,7 +310,8 @@ def test_temperature_rises_with_current_and_follows_ambient() -> None:
     rig.charge(ev, 80.0)  # 48 A
     rig.clock.advance(3 * 3600)
     rig.board.sync()
-    assert rig.board.temperature_c == pytest.approx(25.0 + 0.008 * 48**2, abs=0.2)
+    heating = rig.board.config.heating_c_per_a2
+    assert rig.board.temperature_c == pytest.approx(25.0 + heating * 48**2, abs=0.2)
     rig.board.set_ambient(-10.0)
     last = rig.last(MeterReading)
     assert isinstance(last, MeterReading) and last.temperature_c < 10.0

@@ -60,18 +60,15 @@ CHARGING_THRESHOLD_A = 1.0  # below this with the contactor closed, the EV is no
 CHARGING_SETTLE_S = 5.0  # after closing, give the EV this long to start drawing
 DERATE_ABOVE_C = 45.0  # SPEC: 50 A rating only up to 45 °C
 DERATE_TO_A = 40.0
+DERATE_HYSTERESIS_C = 2.0  # back to the full rating below 43 °C, so it does not hunt
 VOLTAGE_HYSTERESIS_V = 4.0
 TEMPERATURE_HYSTERESIS_C = 5.0
 COLD_LOAD_MIN_S = 120.0
 
 STOP_LOCAL = "Local"
-STOP_REMOTE = "Remote"
 STOP_EV_DISCONNECTED = "EVDisconnected"
 STOP_POWER_LOSS = "PowerLoss"
 STOP_REBOOT = "Reboot"
-STOP_DEAUTHORIZED = "DeAuthorized"
-STOP_EMERGENCY = "EmergencyStop"
-STOP_OTHER = "Other"
 
 
 @dataclass
@@ -376,7 +373,11 @@ class Station:
         )
         self._set_warning("temperature_high", temp_c > s.temperature_high_warning_c)
         self._set_warning("temperature_low", temp_c < s.temperature_low_warning_c)
-        if temp_c > DERATE_ABOVE_C:
+        derated = self.arbiter.limit("temperature")
+        still_hot = derated is not None and derated.amps is not None and (
+            temp_c > DERATE_ABOVE_C - DERATE_HYSTERESIS_C
+        )
+        if temp_c > DERATE_ABOVE_C or still_hot:
             self.arbiter.set_limit(
                 "temperature", DERATE_TO_A, f"derated to {DERATE_TO_A:g} A above {DERATE_ABOVE_C:g} °C"
             )

@@ -68,14 +68,14 @@ class BoardConfig:
     meter_error: float = 0.01  # ±1 % (SPEC §Power and ratings)
     watchdog_s: float | None = 2.0  # None: no watchdog (in-process use without keepalives)
     ambient_c: float = 25.0
-    heating_c_per_a2: float = 0.008  # steady rise above ambient per A² (32 A -> +8.2 °C)
+    heating_c_per_a2: float = 0.003  # steady rise above ambient per A² (32 A -> +3.1 °C)
     thermal_time_constant_s: float = 600.0
     ccid_leakage_ma: float = 25.0  # leakage reported when GROUND_FAULT trips the CCID20
     over_current_factor: float = 1.25  # OVER_CURRENT: the EV draws this times the offer
     over_voltage_v: float = 275.0
     under_voltage_v: float = 170.0
     brownout_v: float = 160.0  # below this the board reports a brown-out
-    over_temperature_ambient_c: float = 65.0
+    over_temperature_ambient_c: float = 75.0
 
     def __post_init__(self) -> None:
         positive = (
