@@ -147,3 +147,14 @@ def test_cli_simulate_writes_timeline_and_plot(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "duration_s" in result.stderr and "'long'" in result.stderr
+
+
+def test_weekly_self_reboot_restarts_the_controller_and_charging_goes_on() -> None:
+    evs = [{"id": f"ev{d}", "charger": "cp1", "battery_kwh": 40, "soc": 0.5, "max_a": 32,
+            "arrive_s": d * 86400 + 3600, "leave_s": d * 86400 + 5 * 3600, "tag": "ABCD1234"}
+           for d in range(9)]
+    timeline = run_scenario(parse_scenario(base(duration_s=9 * 86400, sample_s=3600, evs=evs)))
+    kinds = [(e["type"], e.get("boot_reason")) for e in timeline["events"]]
+    first = kinds.index(("reboot_requested", None))
+    assert ("board_hello", "status") in kinds[first:]  # the new instance caught up with the board
+    assert timeline["summary"]["chargers"]["cp1"]["sessions"] == 9

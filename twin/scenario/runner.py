@@ -332,6 +332,16 @@ class ScenarioRunner:
             run.sessions += 1
         if event.kind in TIMELINE_EVENT_KINDS:
             self._log(run.spec.id, event.kind, **event.data)
+        if event.kind == "reboot_requested":  # the weekly self-reboot: a new controller instance
+            self.clock.call_later(0.0, lambda: self._reboot_controller(run))
+
+    def _reboot_controller(self, run: ChargerRun) -> None:
+        if run.station is None:
+            return
+        self._kill_controller(run)
+        self._boot_controller(run)
+        assert run.station is not None
+        run.station.request_board_status()  # the board kept running: bring the new one up to date
 
     def _account_charging(self, run: ChargerRun, status: ChargerStatus | None) -> None:
         now = self.clock.now()
