@@ -7,6 +7,7 @@ server itself listens on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -70,6 +71,9 @@ async def test_homekit_bridge_switch_pauses_charging(
     mock_async_zeroconf: MagicMock,
 ) -> None:
     await wait_for_state(hass, SWITCH, "on")
+    # HAP-python persists its pairing state under the config dir's .storage, which a fresh
+    # test harness does not have yet (HA creates it on its first save)
+    os.makedirs(hass.config.path(".storage"), exist_ok=True)
     bridge_entry = await _homekit_bridge(hass)
     homekit = bridge_entry.runtime_data.homekit
     await wait_for(hass, lambda: homekit.status == STATUS_RUNNING)
