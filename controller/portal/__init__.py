@@ -39,6 +39,7 @@ def mount_portal(app: web.Application, daemon: Daemon) -> None:
         restart=restart,
         ocpp_config=daemon.ocpp_cp.config if daemon.ocpp_cp is not None else None,
         llm_status=daemon.llm.status if daemon.llm is not None else None,
+        apply_pricing=daemon.scheduling.pricing.apply if daemon.scheduling is not None else None,
         client_token=daemon.tokens.client_token if daemon.tokens is not None else None,
     )
     service = PortalService(host)

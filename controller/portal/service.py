@@ -55,6 +55,7 @@ class PortalHost:
     restart: Callable[[], None]  # real reboot: the service manager starts us again
     ocpp_config: ConfigurationStore | None = None
     llm_status: Callable[[], Any] | None = None  # the daemon's load-management status
+    apply_pricing: Callable[[dict[str, Any]], Any] | None = None  # the session pricer's settings
     client_token: str | None = None  # the twin's client token, for POST /portal/api/token
 
 
@@ -139,7 +140,7 @@ class PortalService:
         return [
             {"id": r.id, "started_at": r.started_at, "stopped_at": r.stopped_at,
              "id_tag": r.id_tag, "energy_wh": r.energy_wh if r.stopped_at else None,
-             "stop_reason": r.stop_reason}
+             "stop_reason": r.stop_reason, "cost": r.cost}
             for r in self.station.storage.sessions(limit)
         ]
 

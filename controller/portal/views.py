@@ -22,6 +22,7 @@ from controller.portal.accounts import (
     verify_dummy,
     verify_password,
 )
+from controller.portal.pricing_form import pricing_from_form
 from controller.portal.extra_settings import COMMUNICATION, OCPP_SERVICE, PRICING
 from controller.portal.fields import FieldSpec, FormErrors, parse_form
 from controller.portal.firmware import MAX_IMAGE_BYTES, FirmwareError
@@ -374,7 +375,13 @@ async def station_post(request: web.Request) -> web.StreamResponse:
     section = form.get("section", "")
     try:
         if section == "pricing":
-            reboot = svc.extra.update("pricing", parse_form(PRICING, form))
+            values = parse_form(PRICING, form)
+            if svc.host.apply_pricing is not None:  # the session pricer checks it first
+                try:
+                    svc.host.apply_pricing(pricing_from_form({**svc.extra.get("pricing"), **values}))
+                except ValueError as exc:
+                    raise FormErrors({"usage_billing_type": str(exc)}) from None
+            reboot = svc.extra.update("pricing", values)
             changed = True
         elif section in SECTIONS:
             result = submit_station_section(svc.station, svc.host.service, section, form,

@@ -78,14 +78,15 @@
     if (!done.length) chart.appendChild(svg("text", { x: 20, y: H / 2 }, "No finished sessions yet."));
     clear(table);
     const head = table.insertRow();
-    for (const h of ["#", "Started", "Ended", "Tag", "kWh", "Stop reason"]) {
+    for (const h of ["#", "Started", "Ended", "Tag", "kWh", "Cost", "Stop reason"]) {
       const th = document.createElement("th"); th.textContent = h; head.appendChild(th);
     }
     for (const s of sessions) {
       const row = table.insertRow();
       const cells = [s.id, new Date(s.started_at * 1000).toLocaleString(),
         s.stopped_at ? new Date(s.stopped_at * 1000).toLocaleString() : "running",
-        s.id_tag, s.energy_wh === null ? "—" : (s.energy_wh / 1000).toFixed(2), s.stop_reason || ""];
+        s.id_tag, s.energy_wh === null ? "—" : (s.energy_wh / 1000).toFixed(2),
+        s.cost === null || s.cost === undefined ? "—" : "$" + s.cost.toFixed(2), s.stop_reason || ""];
       for (const c of cells) row.insertCell().textContent = c;
     }
   }
