@@ -10,7 +10,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -31,7 +31,6 @@ from controller.ocpp.core_port import CorePort
 from controller.ocpp.database import open_database
 from controller.ocpp.ocpp_settings import OcppSettings
 from controller.loadmgmt.allocation import Policy
-from controller.discovery import Advertiser, lan_addresses, service_info
 from controller.hal.messages import BoardCommand
 from controller.hal.serial_link import SerialBoardLink
 from controller.portal import PORTAL_SERVICE_KEY, mount_portal
@@ -40,7 +39,6 @@ from controller.portal.startup import apply_stored_settings
 from controller.storage import Storage
 from controller.tokens import DeviceTokens, ensure_tokens_file
 from controller.twin_bridge import TwinBridge
-from voice.alexa.endpoint import AlexaSettings, load_trust_anchors, make_verifier
 from voice.home_links import HomeLink, HomeLinks, VoiceHomes
 from voice.web import FauxmoSettings, add_voice_routes
 from twin.auth import TokenRegistry
@@ -52,6 +50,10 @@ from twin.server import create_app
 from twin.service import TwinService
 from twin.sim_control import sim_routes
 from twin.store import TwinStore
+
+if TYPE_CHECKING:  # imported where used: only a charger that advertises / runs the skill pays
+    from controller.discovery import Advertiser
+    from voice.alexa.endpoint import AlexaSettings
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +208,8 @@ class Daemon:
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         if self.advertise:
+            from controller.discovery import Advertiser, lan_addresses, service_info
+
             addresses = [self.listen[0]] if self.listen[0] not in ("", "0.0.0.0") else lan_addresses()
             info = service_info(device_id, self.port, addresses, cfg.identity.model, __version__)
             self._advertiser = Advertiser(info, interfaces=addresses or None)
@@ -264,8 +268,10 @@ class Daemon:
             alexa_user_ids=[u for u in vc.alexa_user_ids if u],
         )
         homes = VoiceHomes(HomeLinks([link]), self.clock)
-        alexa = None
+        alexa: AlexaSettings | None = None
         if vc.alexa_skill_id:
+            from voice.alexa.endpoint import AlexaSettings, load_trust_anchors, make_verifier
+
             if not vc.alexa_trust_anchors:
                 raise ValueError("voice.alexa_trust_anchors: a PEM file of Alexa's root CAs is needed")
             self._http = aiohttp.ClientSession()
@@ -324,9 +330,9 @@ class Daemon:
         }
 
     def _ev_soc(self) -> float | None:
-        """The EV's state of charge where the charger can know it (the simulated EV)."""
+        """The EV's state of charge in %, where the charger can know it (the simulated EV)."""
         ev = self.pty.board.ev if self.pty is not None else None
-        return ev.soc if ev is not None else None
+        return ev.soc * 100.0 if ev is not None else None
 
     def _report_portal(self, reported: dict[str, Any]) -> None:
         """Whether a portal user still has the initial password from the label (a repair in HA)."""

@@ -197,7 +197,6 @@ async def test_status_and_charge_level_have_numbers_units_and_local_times(home: 
 
 
 async def test_charge_at_eleven_pm_writes_a_window_in_home_time(home: VoiceHome) -> None:
-    windows = home.accept_key("schedules")
     home.plug()
     response = await ask(home, "ScheduleChargingIntent",
                          {"time": "23:00", "date": None, "duration": None, "end_time": None})
@@ -206,17 +205,21 @@ async def test_charge_at_eleven_pm_writes_a_window_in_home_time(home: VoiceHome)
     assert window["id"] == "voice-charge-at"
     assert window["start"] == "2026-11-26T23:00:00-08:00"
     assert window["end"] == "2026-11-27T11:00:00-08:00"
-    assert windows and windows[-1] == [window]
+    # the controller's own schedule handler took it
+    reported = home.reported()
+    assert reported["desired_status"]["schedules"]["state"] == "applied"
+    assert [w["id"] for w in reported["schedule"]["definitions"]] == ["voice-charge-at"]
 
 
-async def test_a_schedule_the_controller_refuses_is_relayed_and_taken_back(home: VoiceHome) -> None:
-    # the bridge as shipped has no schedules handler: it rejects with its reason
-    response = await ask(home, "ScheduleChargingIntent",
-                         {"time": "23:00", "date": None, "duration": None, "end_time": None})
+async def test_a_goal_the_controller_refuses_is_relayed_and_taken_back(home: VoiceHome) -> None:
+    # no car plugged in: the controller cannot know its state of charge, and says so
+    response = await ask(home, "ReadyByIntent",
+                         {"time": "07:00", "date": None, "percent": "80", "energy": None})
     assert speech(response) == (
-        "The charger wouldn't set that charging time: schedules is not supported by this controller."
+        "The charger wouldn't set that ready-by time: departure_goal.target_soc_pct: the EV's "
+        "state of charge is not known to this charger; give energy_wh instead."
     )
-    assert "schedules" not in home.desired()
+    assert "departure_goal" not in home.desired()
 
 
 async def test_schedule_without_a_time_elicits_the_slot(home: VoiceHome) -> None:
@@ -239,7 +242,6 @@ async def test_a_date_already_past_asks_again(home: VoiceHome) -> None:
 
 
 async def test_ready_by_seven_am_sets_the_departure_goal(home: VoiceHome) -> None:
-    goals = home.accept_key("departure_goal")
     home.plug(soc=0.62)
     response = await ask(home, "ReadyByIntent",
                          {"time": "07:00", "date": None, "percent": "80", "energy": None})
@@ -247,14 +249,13 @@ async def test_ready_by_seven_am_sets_the_departure_goal(home: VoiceHome) -> Non
     goal = home.desired()["departure_goal"]
     assert goal == {"ready_by": "2026-11-27T07:00:00-08:00", "target_soc_pct": 80,
                     "battery_kwh": 75.0}
-    assert goals == [goal]
+    assert home.reported()["desired_status"]["departure_goal"]["state"] == "applied"
     cancel = await ask(home, "CancelScheduleIntent")
     assert speech(cancel) == "OK, I've cancelled the charging time and ready-by goal."
     assert "departure_goal" not in home.desired()
 
 
 async def test_ready_by_an_impossible_goal_says_the_shortfall(home: VoiceHome) -> None:
-    home.accept_key("departure_goal")
     home.plug(soc=0.10)
     response = await ask(home, "ReadyByIntent",
                          {"time": "21:00", "date": None, "percent": None, "energy": None})

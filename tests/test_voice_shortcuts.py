@@ -57,8 +57,6 @@ async def test_start_stop_status_follow_the_contactor(home: VoiceHome) -> None:
 
 
 async def test_ready_by_and_charge_at_take_spoken_times(home: VoiceHome) -> None:
-    home.accept_key("departure_goal")
-    home.accept_key("schedules")
     home.plug()
     status, body = await home.call("POST", "/voice/v1/ready-by",
                                    body={"by": "7 am", "percent": "80%"})

@@ -33,6 +33,7 @@ from controller.charging.station import Station
 from controller.clock import VirtualClock
 from controller.settings import StationSettings
 from controller.storage import Storage
+from controller.scheduling.wiring import attach as attach_scheduling
 from controller.twin_bridge import TwinBridge
 from twin.auth import TokenRegistry
 from twin.client import TwinClient
@@ -147,6 +148,11 @@ class VoiceHome:
         self.bridge = TwinBridge(self.station, self.device_link,
                                  {"serial": DEVICE_ID, "firmware": "0.1.0-test"},
                                  extra_reported=self._ev_facts)
+        # the real schedules, goals, hours and DR handlers, as the daemon wires them
+        self.scheduling = attach_scheduling(
+            self.station, self.bridge, self.clock,
+            soc_provider=lambda: self.ev.soc * 100.0 if self.ev is not None else None,
+        )
         self.tokens = TokenRegistry()
         self.tokens.add(CLIENT_TOKEN, "client", "voice-tests")
         self.fauxmo = fauxmo
@@ -238,19 +244,6 @@ class VoiceHome:
 
     def reported(self) -> dict[str, Any]:
         return dict(self.service.state().reported)
-
-    def accept_key(self, key: str, check: Callable[[Any], str | None] | None = None) -> list[Any]:
-        """Make the controller accept ``key`` (as the scheduling wiring will); returns a log."""
-        seen: list[Any] = []
-
-        def handler(_key: str, value: Any) -> str | None:
-            seen.append(value)
-            return check(value) if check is not None else None
-
-        self.bridge.handlers[key] = handler
-        return seen
-
-    # ----- HTTP helpers -------------------------------------------------------------------
 
     async def post_alexa(self, envelope: dict[str, Any], *, sign: bool = True,
                          headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
