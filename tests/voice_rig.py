@@ -15,7 +15,6 @@ import base64
 import json
 import random
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
