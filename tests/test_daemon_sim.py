@@ -172,3 +172,26 @@ async def test_voice_routes_are_served_by_the_daemon(tmp_path: Path) -> None:
                 assert resp.status == 401
     finally:
         await daemon.stop()
+
+
+async def test_departure_goal_in_percent_uses_the_cars_state_of_charge(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    daemon = await start_daemon(tmp_path / "var", CONFIG)
+    try:
+        async with TwinClient(daemon.url, daemon.token) as client:
+            await wait_for(client, lambda s: s.reported.get("status") == "Available")
+            await daemon.sim("plug", {"soc": 0.3, "battery_kwh": 60})
+            await daemon.sim("tag", {"uid": "ABCD1234"})
+            state = await wait_for(client, lambda s: (s.reported.get("ev") or {}).get("soc_pct") == 30.0)
+            ready_by = (datetime.now(UTC) + timedelta(hours=10)).isoformat()
+            await client.set_desired({"departure_goal": {"ready_by": ready_by, "target_soc_pct": 50,
+                                                         "battery_kwh": 60}})
+            state = await wait_for(client, lambda s: s.reported.get("desired_status", {})
+                                   .get("departure_goal", {}).get("state") in ("applied", "rejected"))
+            assert state.reported["desired_status"]["departure_goal"]["state"] == "applied"
+            goal = state.reported["schedule"]["goal"]
+            # 30 % -> 50 % of 60 kWh is 12 kWh in the battery (a little more from the grid)
+            assert 12_000 <= goal["remaining_wh"] <= 14_000 and goal["feasible"] is True
+    finally:
+        await daemon.stop()
