@@ -13,16 +13,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from twin.client import TwinApiError
-from voice.alexa.endpoint import AlexaEndpoint, AlexaSettings, handle_alexa
 from voice.fauxmo.server import ChargerSwitch, serve_charger_switch
 from voice.google.fulfillment import DeviceNames, GoogleFulfillment, GoogleRequestError
 from voice.home_links import HomeLink, VoiceHomes
 from voice.shortcuts import SHORTCUT_ACTIONS, ShortcutInputError, reply_body, run_shortcut
+
+if TYPE_CHECKING:  # the Alexa SDK is imported only when the skill is mounted (~7 MB of RSS)
+    from voice.alexa.endpoint import AlexaSettings
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ def add_voice_routes(
     r = app.router
 
     if alexa is not None:
+        from voice.alexa.endpoint import AlexaEndpoint, handle_alexa
+
         endpoint = AlexaEndpoint(alexa, homes)
 
         async def alexa_route(request: web.Request) -> web.Response:

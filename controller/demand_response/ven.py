@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from openleadr import OpenADRClient
-
 from controller.demand_response.limits import (
     DemandResponseError,
     DemandResponseLimits,
@@ -92,6 +90,9 @@ class DemandResponseVen:
         self._limits = limits
         self.config = config
         self._power_w = power_w
+        # imported here: openleadr (lxml, signxml) costs ~20 MB of RSS, only paid with a VTN
+        from openleadr import OpenADRClient
+
         self.client = OpenADRClient(
             ven_name=config.ven_name,
             vtn_url=config.vtn_url,

@@ -25,7 +25,15 @@ from ocpp.exceptions import (
     ProtocolError,
     TypeConstraintViolationError,
 )
-from ocpp.messages import Call, CallError, MessageType, get_validator, unpack, validate_payload
+from ocpp.messages import (
+    Call,
+    CallError,
+    CallResult,
+    MessageType,
+    get_validator,
+    unpack,
+    validate_payload,
+)
 from ocpp.v16 import ChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
@@ -118,6 +126,14 @@ def validate_call_16(msg: Call) -> None:
     raise PropertyConstraintViolationError(details=cause)
 
 
+def _carries_transaction_id(result: Any) -> bool:
+    """Whether a StartTransaction.conf payload has what confirming it needs."""
+    tx = result.get("transactionId") if isinstance(result, dict) else None
+    return (isinstance(tx, int) and not isinstance(tx, bool)
+            and isinstance(result.get("idTagInfo"), dict)
+            and isinstance(result["idTagInfo"].get("status"), str))
+
+
 class OcppChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
     def __init__(
         self,
@@ -155,6 +171,9 @@ class OcppChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
         self.on_connection: list[Callable[[bool], None]] = []  # observers of `accepted` (twin)
         self._queue_wakeup = asyncio.Event()
         self._queue_idle = asyncio.Event()
+        # the queued message awaiting its confirmation, and the id of the last one confirmed
+        self._in_flight: OutgoingMessage | None = None
+        self._confirmed_id: str | None = None
         self._session_tasks: list[asyncio.Task[Any]] = []
         self._heartbeat_timer: TimerHandle | None = None
         self._aligned_timer: TimerHandle | None = None
@@ -235,6 +254,7 @@ class OcppChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
                 call_error.error_code = _OCPP16_CODES.get(call_error.error_code, call_error.error_code)
                 await self._send(call_error.to_json())
         else:
+            self._confirm_in_flight(msg)
             self._response_queue.put_nowait(msg)
 
     async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:
@@ -387,11 +407,14 @@ class OcppChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
                 await self._queue_wakeup.wait()
                 continue
             self._queue_idle.clear()
+            self._in_flight = message
             try:
-                result = await self.send_call(message.action, message.payload, message.message_id)
+                await self.send_call(message.action, message.payload, message.message_id)
             except ConnectionError:
                 return  # offline: the next session resumes with the same message
             except (TimeoutError, CallErrorReceived) as error:
+                if self._confirmed_id == message.message_id:
+                    continue  # its confirmation was read just as the PDU timeout fired
                 attempts = self.config.get_int("TransactionMessageAttempts")
                 dropped = self.queue.record_failure(message, attempts)
                 LOGGER.warning("%s attempt %d failed (%s)%s", message.action,
@@ -400,9 +423,42 @@ class OcppChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
                     delay = self.config.get_int("TransactionMessageRetryInterval")
                     await clock_delay(self.clock, delay * (message.attempts + 1))
                 continue
-            self.queue.confirm(message, result)
-            if message.action == "StartTransaction":
+            finally:
+                self._in_flight = None
+            if self._confirmed_id != message.message_id:
+                # a confirmation without what it must carry (route_message logged it): retry
+                attempts = self.config.get_int("TransactionMessageAttempts")
+                dropped = self.queue.record_failure(message, attempts)
+                LOGGER.warning("%s attempt %d not confirmed (malformed answer)%s", message.action,
+                               message.attempts + 1, "; dropped" if dropped else "")
+                if not dropped:
+                    delay = self.config.get_int("TransactionMessageRetryInterval")
+                    await clock_delay(self.clock, delay * (message.attempts + 1))
+
+    def _confirm_in_flight(self, response: Any) -> None:
+        """Commit a queued message's confirmation the moment its frame is read, before anything else.
+
+        Until this commit a kill makes the message go again (same message id); committing here
+        rather than after the sender has resumed leaves only the read of the frame and the
+        commit itself in that window (docs/ocpp.md §Transactions and the message queue).
+        """
+        message = self._in_flight
+        if (message is None or not isinstance(response, CallResult)
+                or response.unique_id != message.message_id):
+            return
+        result = response.payload
+        if message.action == "StartTransaction" and not _carries_transaction_id(result):
+            LOGGER.error("StartTransaction.conf without a usable transactionId/idTagInfo: %r",
+                         result)
+            return
+        self.queue.confirm(message, result)
+        self._confirmed_id = message.message_id
+        self._in_flight = None
+        if message.action == "StartTransaction":
+            try:
                 self._start_confirmed(message, result)
+            except ValueError as error:  # e.g. a bad idTagInfo; the transaction id is kept
+                LOGGER.error("StartTransaction.conf idTagInfo not usable: %s", error)
 
     def _start_confirmed(self, message: OutgoingMessage, result: dict[str, Any]) -> None:
         info = IdTagInfo.from_ocpp(result["idTagInfo"])
