@@ -5,12 +5,13 @@ ocpp-rpc in strict mode validates every message our charger sends; nothing here 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from tests.daemon_process import start_daemon
 from tests.ocpp_cs_driver import CentralSystem
 from tests.test_daemon_sim import wait_for
-from twin.client import TwinClient
+from twin.client import TwinClient, TwinState
 
 
 def config(url: str) -> str:
@@ -99,6 +100,65 @@ async def test_remote_start_and_unplug_stop(tmp_path: Path) -> None:
             await daemon.sim("unplug")
             stop = await cs.wait_call("StopTransaction", timeout=15)
             assert stop["params"]["reason"] == "EVDisconnected"
+        assert cs.validation_failures() == []
+    finally:
+        await daemon.stop()
+        await cs.stop()
+
+
+def ocpp_connected(state: TwinState) -> bool:
+    ocpp = state.reported.get("ocpp")
+    return isinstance(ocpp, dict) and ocpp.get("connected") is True
+
+
+async def test_remote_start_without_ev_expires_after_connection_timeout(tmp_path: Path) -> None:
+    cs = await CentralSystem.start()
+    daemon = await start_daemon(tmp_path / "var", config(cs.url))
+    try:
+        await cs.wait_call("BootNotification", timeout=20)
+        async with TwinClient(daemon.url, daemon.token) as client:
+            await wait_for(client, ocpp_connected)
+            await wait_for(client, lambda s: s.reported.get("status") == "Available")
+            for key, value in (("MinimumStatusDuration", "0"), ("ConnectionTimeOut", "10")):
+                answer = await cs.call("ChangeConfiguration", {"key": key, "value": value})
+                assert answer["result"]["status"] == "Accepted", (key, answer)
+            mark = len(cs.events)
+            result = await cs.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "APPUSER2"})
+            assert result["result"]["status"] == "Accepted"
+            preparing = await cs.wait_call("StatusNotification", after=mark, timeout=15,
+                                           where=lambda e: e["params"]["status"] == "Preparing")
+            # no EV: the authorization lapses after ConnectionTimeOut and the connector is free again
+            available = await cs.wait_call("StatusNotification", after=mark, timeout=30,
+                                           where=lambda e: e["params"]["status"] == "Available")
+            waited = (datetime.fromisoformat(available["params"]["timestamp"].replace("Z", "+00:00"))
+                      - datetime.fromisoformat(preparing["params"]["timestamp"].replace("Z", "+00:00")))
+            assert 9.0 <= waited.total_seconds() <= 13.0, waited
+            await wait_for(client, lambda s: s.reported.get("status") == "Available")
+            assert cs.calls("StartTransaction") == []
+            # plugging in later does not start a session on the lapsed authorization
+            await daemon.sim("plug", {"soc": 0.5})
+            await wait_for(client, lambda s: s.reported.get("status") == "Preparing")
+            assert (await daemon.sim("state"))["contactor"] is False
+            assert cs.calls("StartTransaction") == []
+        assert cs.validation_failures() == []
+    finally:
+        await daemon.stop()
+        await cs.stop()
+
+
+async def test_connection_timeout_the_core_cannot_honour_is_rejected(tmp_path: Path) -> None:
+    cs = await CentralSystem.start()
+    daemon = await start_daemon(tmp_path / "var", config(cs.url))
+    try:
+        await cs.wait_call("BootNotification", timeout=20)
+        async with TwinClient(daemon.url, daemon.token) as client:
+            await wait_for(client, ocpp_connected)
+            # the station's EV connect timeout is 10…86400 s: a shorter one must not be reported
+            # as set while the core keeps its old value
+            answer = await cs.call("ChangeConfiguration", {"key": "ConnectionTimeOut", "value": "5"})
+            assert answer["result"]["status"] == "Rejected"
+            keys = await cs.call("GetConfiguration", {"key": ["ConnectionTimeOut"]})
+            assert keys["result"]["configurationKey"][0]["value"] == "900"
         assert cs.validation_failures() == []
     finally:
         await daemon.stop()

@@ -138,7 +138,7 @@ KEYS: dict[str, KeyDefinition] = {
         _b("AuthorizeRemoteTxRequests", True),
         _i("BlinkRepeat", 0, 0, 1000),
         _i("ClockAlignedDataInterval", 0, 0, 86400),
-        _i("ConnectionTimeOut", 900, 1, 86400),
+        _i("ConnectionTimeOut", 900, 10, 86400),  # the core's EV connect timeout range
         _i("GetConfigurationMaxKeys", 60, readonly=True),
         _i("HeartbeatInterval", 0, 0, 86400),
         _i("LightIntensity", 100, 0, 100),
