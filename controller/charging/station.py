@@ -391,14 +391,18 @@ class Station:
         elif not on:
             self._warnings.discard(name)
 
-    def _check_over_current(self) -> None:
+    def _drawing_over_offer(self) -> bool:
+        """The EV draws more than the offer allows (beyond the meter's and the EV's slack)."""
         reading = self.meter
         offered = self.arbiter.decision.offered_a
-        over = (
+        return (
             reading is not None
             and self.contactor_closed
             and reading.current_a > offered + max(OVER_CURRENT_MARGIN_A, 0.1 * offered)
         )
+
+    def _check_over_current(self) -> None:
+        over = self._drawing_over_offer()
         if over and self._oc_timer is None:
             self._oc_timer = self.clock.call_later(OVER_CURRENT_GRACE_S, self._over_current_due)
         elif not over and self._oc_timer is not None:
@@ -407,13 +411,7 @@ class Station:
 
     def _over_current_due(self) -> None:
         self._oc_timer = None
-        reading = self.meter
-        offered = self.arbiter.decision.offered_a
-        if (
-            reading is not None
-            and self.contactor_closed
-            and reading.current_a > offered + max(OVER_CURRENT_MARGIN_A, 0.1 * offered)
-        ):
+        if self._drawing_over_offer():
             self.faults.trip(FaultKind.OVER_CURRENT)
 
     # ------------------------------------------------------------------ authorization
@@ -529,16 +527,7 @@ class Station:
         assert session is not None
         session.stopped = True
         self._open_contactor_now()
-        record = self.storage.stop_session(session.id, self.clock.now(), self.register_wh, reason)
-        self._emit(
-            "session_stopped",
-            session_id=session.id,
-            id_tag=session.id_tag,
-            meter_stop_wh=self.register_wh,
-            energy_wh=record.energy_wh,
-            reason=reason,
-            started_at=session.started_at,
-        )
+        self._record_stop(session, reason)
         if self._reboot_due:
             self.clock.call_later(0, self._fire_reboot)
 
@@ -571,15 +560,19 @@ class Station:
         if interrupted is None:
             return
         self._interrupted = None
-        self.storage.stop_session(interrupted.id, self.clock.now(), self.register_wh, reason)
+        self._record_stop(interrupted, reason)
+
+    def _record_stop(self, session: ActiveSession, reason: str) -> None:
+        """Commit the stop, then tell OCPP, the twin and pricing about it."""
+        record = self.storage.stop_session(session.id, self.clock.now(), self.register_wh, reason)
         self._emit(
             "session_stopped",
-            session_id=interrupted.id,
-            id_tag=interrupted.id_tag,
+            session_id=session.id,
+            id_tag=session.id_tag,
             meter_stop_wh=self.register_wh,
-            energy_wh=self.register_wh - interrupted.meter_start_wh,
+            energy_wh=record.energy_wh,
             reason=reason,
-            started_at=interrupted.started_at,
+            started_at=session.started_at,
         )
 
     # ------------------------------------------------------------------ commands
